@@ -1,0 +1,154 @@
+"""Utilities shared by every pipeline step: atomic writes, parameter checks, run configs, seeding.
+
+Chapter 00 (overview) explains the run-folder layout these functions maintain.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable
+
+
+class ParameterError(ValueError):
+    """A notebook or config parameter is wrong. The message names the parameter."""
+
+    def __init__(self, name: str, problem: str):
+        self.parameter = name
+        super().__init__(f"parameter '{name}': {problem}")
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` via a temp file in the same folder, then rename.
+
+    A reader never sees a half-written file, and an interrupted write leaves the old one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def to_jsonable(value: Any) -> Any:
+    """Dataclasses, paths, numpy scalars and arrays -> plain JSON values."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "tolist"):  # numpy arrays and scalars
+        return value.tolist()
+    return value
+
+
+def dumps_json(value: Any) -> str:
+    """Deterministic JSON (sorted keys, fixed indent) so re-runs give byte-identical files."""
+    return json.dumps(to_jsonable(value), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def atomic_write_json(path: str | os.PathLike, value: Any) -> Path:
+    return atomic_write_text(path, dumps_json(value))
+
+
+def atomic_write_jsonl(path: str | os.PathLike, rows: Iterable[Any]) -> Path:
+    lines = [json.dumps(to_jsonable(r), sort_keys=True, ensure_ascii=False) for r in rows]
+    return atomic_write_text(path, "".join(line + "\n" for line in lines))
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def read_jsonl(path: str | os.PathLike) -> list[Any]:
+    """Read a JSONL file; a malformed line raises ValueError naming file and line."""
+    rows = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as error:
+                raise ValueError(f"{path}:{number}: not valid JSON ({error.msg})") from None
+    return rows
+
+
+def write_config(config: Any, out_dir: str | os.PathLike, name: str = "config.json") -> Path:
+    """Write a run's resolved config dataclass beside its outputs."""
+    return atomic_write_json(Path(out_dir) / name, config)
+
+
+def require_path(name: str, value: str | os.PathLike, kind: str = "any") -> Path:
+    """Return ``value`` as a Path, or raise ParameterError naming ``name`` if it does not exist.
+
+    ``kind`` is "file", "dir" or "any".
+    """
+    if value is None or str(value) == "":
+        raise ParameterError(name, "is empty; give a path")
+    path = Path(value).expanduser()
+    if not path.exists():
+        raise ParameterError(name, f"path does not exist: {path}")
+    if kind == "file" and not path.is_file():
+        raise ParameterError(name, f"expected a file, got a folder: {path}")
+    if kind == "dir" and not path.is_dir():
+        raise ParameterError(name, f"expected a folder, got a file: {path}")
+    return path
+
+
+def require_type(name: str, value: Any, expected: type | tuple[type, ...]) -> Any:
+    """Raise ParameterError naming ``name`` unless ``value`` is an instance of ``expected``."""
+    if isinstance(value, bool) and expected in (int, float):
+        raise ParameterError(name, f"expected {expected.__name__}, got bool {value!r}")
+    if not isinstance(value, expected):
+        names = expected.__name__ if isinstance(expected, type) else " or ".join(t.__name__ for t in expected)
+        raise ParameterError(name, f"expected {names}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def require_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
+    choices = list(choices)
+    if value not in choices:
+        raise ParameterError(name, f"{value!r} is not one of {choices}")
+    return value
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and (if imported) torch, for reproducible runs."""
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a hard dependency in practice
+        return
+    torch.manual_seed(seed)

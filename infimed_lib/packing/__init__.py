@@ -1,0 +1,1 @@
+"""infimed_lib.packing"""
