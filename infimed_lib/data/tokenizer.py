@@ -196,3 +196,48 @@ def corpus_texts(samples: Iterable[dict]) -> Iterable[str]:
     for sample in samples:
         for turn in sample.get("conversations", []):
             yield turn["value"]
+
+
+def train_corpus_tokenizer(corpus_dir: str | Path, out_dir: str | Path, vocab_size: int = 2048) -> PreTrainedTokenizerFast:
+    """Train our tokenizer on every source of a corpus folder, in file-name order. Chapter 00."""
+    from infimed_lib.common import read_jsonl
+
+    paths = sorted(Path(corpus_dir).glob("sources/*.jsonl"))
+    if not paths:
+        raise FileNotFoundError(f"no sources/*.jsonl in {corpus_dir}")
+    texts = [text for path in paths for text in corpus_texts(read_jsonl(path))]
+    return train_tokenizer(texts, vocab_size=vocab_size, out_dir=out_dir)
+
+
+def prepare_tokenizer(out_dir: str | Path, corpus_dir: str | Path, pretrained_path: str = "",
+                      vocab_size: int = 2048) -> PreTrainedTokenizerBase:
+    """The run's tokenizer in ``out_dir``: a copy of a real one (``pretrained_path``) or trained. Chapter 00."""
+    if pretrained_path:
+        tokenizer = load_tokenizer(pretrained_path)
+        save_tokenizer(tokenizer, out_dir)
+        return tokenizer
+    return train_corpus_tokenizer(corpus_dir, out_dir, vocab_size)
+
+
+def show_label_mask(tokenizer: PreTrainedTokenizerBase, encoded: EncodedSample, max_image_tokens: int = 3) -> str:
+    """The encoded text with trained spans in [[...]] and image runs shortened, for the book."""
+    pieces, current, trained = [], [], None
+    image_id = image_token_id(tokenizer)
+    ids = list(encoded.input_ids)
+    for start, end in reversed(encoded.image_spans):  # shorten image runs for display
+        ids[start + max_image_tokens:end] = []
+    labels = list(encoded.labels)
+    for start, end in reversed(encoded.image_spans):
+        labels[start + max_image_tokens:end] = []
+    for token_id, label in zip(ids, labels):
+        flag = label != IGNORE_INDEX
+        if flag != trained and current:
+            pieces.append(("[[" + tokenizer.decode(current) + "]]") if trained else tokenizer.decode(current))
+            current = []
+        trained = flag
+        current.append(token_id)
+    if current:
+        pieces.append(("[[" + tokenizer.decode(current) + "]]") if trained else tokenizer.decode(current))
+    text = "".join(pieces)
+    return text.replace(IMAGE_TOKEN * max_image_tokens, f"{IMAGE_TOKEN}×{encoded.image_spans[0][1] - encoded.image_spans[0][0]}"
+                        if encoded.image_spans else IMAGE_TOKEN)

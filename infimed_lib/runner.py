@@ -1,0 +1,196 @@
+"""Batch runner: execute the book's notebooks in order with papermill. Chapter 00 shows its use.
+
+``python -m infimed_lib.runner run --profile profiles/tiny.yaml [--set name=value ...]``
+executes ``notebooks/NN_*.ipynb`` into ``build/executed/<profile>/`` with the profile's
+parameters. A failing notebook stops the run with one message naming the notebook and the cell,
+and its partly executed copy is kept. ``check-sources`` verifies the committed notebooks follow
+the conventions (no outputs, a literal ``parameters`` cell with a comment on every line);
+``stage-book`` copies the executed notebooks where Jupyter Book reads them; ``compare`` checks
+two run folders for byte-identical data files.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from infimed_lib.common import ParameterError, atomic_write_json, file_sha256
+from infimed_lib.profiles import apply_overrides, load_profile, resolve
+
+DEFAULT_NOTEBOOKS = Path("notebooks")
+DEFAULT_OUTPUT = Path("build/executed")
+BOOK_CHAPTERS = Path("book/chapters")
+# Files whose content is wall-clock time by nature; everything else must be reproducible.
+TIMING_MARKERS = ("timing", "throughput", "benchmark_times")
+
+
+class NotebookFailed(RuntimeError):
+    pass
+
+
+def list_notebooks(folder: Path, only: list[str] | None = None, start: str | None = None) -> list[Path]:
+    """Numbered notebooks (``NN_name.ipynb``) in order, optionally a subset."""
+    notebooks = sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
+    if not notebooks:
+        raise ParameterError("notebooks", f"no numbered notebooks in {folder}")
+    if only:
+        notebooks = [p for p in notebooks if p.stem[:2] in only or p.stem in only]
+    if start:
+        notebooks = [p for p in notebooks if p.stem[:2] >= start[:2]]
+    return notebooks
+
+
+def kernel_name() -> str:
+    """Our registered kernel if present (``make venv`` installs it), else this interpreter's."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    return "infimed" if "infimed" in KernelSpecManager().find_kernel_specs() else "python3"
+
+
+def execute(notebook: Path, output: Path, parameters: dict, cwd: Path, kernel: str) -> float:
+    """Run one notebook; on failure raise NotebookFailed naming notebook and cell."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    try:
+        papermill.execute_notebook(str(notebook), str(output), parameters=parameters, kernel_name=kernel, language="python",
+                                   cwd=str(cwd), progress_bar=False, log_output=False)
+    except PapermillExecutionError as error:
+        raise NotebookFailed(
+            f"{notebook.name}, cell {error.exec_count} (index {error.cell_index}): {error.ename}: "
+            f"{error.evalue}\npartly executed copy kept at {output}") from None
+    return time.perf_counter() - started
+
+
+def run(args: argparse.Namespace) -> int:
+    profile = apply_overrides(load_profile(args.profile), args.set or [])
+    everything = list_notebooks(Path(args.notebooks))
+    selected = list_notebooks(Path(args.notebooks), args.only.split(",") if args.only else None, args.start)
+    resolved = resolve(profile, selected, everything)
+    out_dir = Path(args.output) / profile.name
+    kernel = args.kernel or kernel_name()
+    timings = {}
+    for notebook in selected:
+        print(f"[{profile.name}] {notebook.name} ...", flush=True)
+        seconds = execute(notebook, out_dir / notebook.name, resolved[notebook.stem], Path.cwd(), kernel)
+        timings[notebook.stem] = round(seconds, 1)
+        print(f"[{profile.name}] {notebook.name} done in {seconds:.1f} s", flush=True)
+    atomic_write_json(out_dir / "notebook_timings.json", timings)
+    print(f"executed notebooks: {out_dir} (total {sum(timings.values()):.0f} s)")
+    return 0
+
+
+def check_sources(folder: Path) -> list[str]:
+    """Convention problems of the committed notebooks (empty list when all is well)."""
+    import nbformat
+
+    problems = []
+    for path in sorted(folder.glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        if any(c.get("outputs") or c.get("execution_count") for c in code):
+            problems.append(f"{path}: has outputs or execution counts committed")
+        if not code or "parameters" not in code[0].metadata.get("tags", []):
+            problems.append(f"{path}: first code cell is not tagged 'parameters'")
+            continue
+        problems += _check_parameters_cell(path, code[0].source)
+    return problems
+
+
+def _check_parameters_cell(path: Path, source: str) -> list[str]:
+    problems = []
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as error:
+        return [f"{path}: parameters cell does not parse ({error})"]
+    lines = source.splitlines()
+    for node in tree.body:
+        if not (isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)):
+            problems.append(f"{path}: parameters line {node.lineno} is not 'name = literal'")
+            continue
+        try:
+            ast.literal_eval(node.value)
+        except ValueError:
+            problems.append(f"{path}: parameter on line {node.lineno} is not a literal")
+        if "#" not in lines[node.end_lineno - 1]:
+            problems.append(f"{path}: parameter on line {node.lineno} has no trailing comment")
+    return problems
+
+
+def stage_book(args: argparse.Namespace) -> int:
+    """Copy executed notebooks into the book's chapter folder (the book never executes)."""
+    profile = load_profile(args.profile)
+    source = Path(args.output) / profile.name
+    executed = sorted(source.glob("[0-9][0-9]_*.ipynb"))
+    if not executed:
+        raise ParameterError("profile", f"no executed notebooks in {source}; run `make notebooks` first")
+    if BOOK_CHAPTERS.exists():
+        shutil.rmtree(BOOK_CHAPTERS)
+    BOOK_CHAPTERS.mkdir(parents=True)
+    for path in executed:
+        shutil.copy2(path, BOOK_CHAPTERS / path.name)
+    for stem in (p.stem for p in list_notebooks(Path(args.notebooks))):
+        if not (BOOK_CHAPTERS / f"{stem}.ipynb").exists():
+            raise ParameterError("notebooks", f"{stem} has no executed copy in {source}; run all notebooks")
+    print(f"staged {len(executed)} chapters into {BOOK_CHAPTERS}")
+    return 0
+
+
+def data_digests(run_dir: Path) -> dict[str, str]:
+    """sha256 of every file under ``run_dir`` except timing files and model weights' temp files."""
+    digests = {}
+    for path in sorted(p for p in run_dir.rglob("*") if p.is_file()):
+        rel = str(path.relative_to(run_dir))
+        if any(marker in rel for marker in TIMING_MARKERS) or path.suffix in {".png", ".svg", ".pdf"}:
+            continue
+        digests[rel] = file_sha256(path)
+    return digests
+
+
+def compare(args: argparse.Namespace) -> int:
+    first, second = data_digests(Path(args.first)), data_digests(Path(args.second))
+    differing = sorted(k for k in set(first) | set(second) if first.get(k) != second.get(k))
+    print(json.dumps({"files": len(first), "differing": differing}, indent=2))
+    return 1 if differing else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infimed_lib.runner", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run_p = sub.add_parser("run", help="execute notebooks with a profile")
+    run_p.add_argument("--profile", required=True)
+    run_p.add_argument("--set", action="append", metavar="[NOTEBOOK:]NAME=VALUE")
+    run_p.add_argument("--only", help="comma-separated notebook numbers, e.g. 00,02")
+    run_p.add_argument("--start", help="start at this notebook number")
+    run_p.add_argument("--kernel")
+    for p in (run_p, stage := sub.add_parser("stage-book", help="copy executed notebooks into book/")):
+        p.add_argument("--notebooks", default=str(DEFAULT_NOTEBOOKS))
+        p.add_argument("--output", default=str(DEFAULT_OUTPUT))
+    stage.add_argument("--profile", required=True)
+    check = sub.add_parser("check-sources", help="check committed notebooks follow the conventions")
+    check.add_argument("folder", nargs="?", default=str(DEFAULT_NOTEBOOKS))
+    cmp_p = sub.add_parser("compare", help="compare two run folders' data files")
+    cmp_p.add_argument("first")
+    cmp_p.add_argument("second")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        if args.command == "check-sources":
+            problems = check_sources(Path(args.folder))
+            print("\n".join(problems) or f"notebooks in {args.folder} follow the conventions")
+            return 1 if problems else 0
+        return {"run": run, "stage-book": stage_book, "compare": compare}[args.command](args)
+    except (ParameterError, NotebookFailed) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

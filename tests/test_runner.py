@@ -1,0 +1,103 @@
+"""Batch runner: profiles, parameter checks, execution, failures, source conventions."""
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from infimed_lib import runner
+from infimed_lib.common import ParameterError
+from infimed_lib.profiles import apply_overrides, load_profile, resolve
+
+
+def make_notebook(path: Path, params: str, body: str) -> Path:
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell(params)
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells = [nbformat.v4.new_markdown_cell("# t"), cell, nbformat.v4.new_code_cell(body)]
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture
+def book(tmp_path):
+    nbs = tmp_path / "notebooks"
+    nbs.mkdir()
+    make_notebook(nbs / "00_first.ipynb", 'run_dir = "runs/x"  # where\nseed = 0  # seed\nscale = 1.0  # size',
+                  "import json, pathlib\np = pathlib.Path(run_dir); p.mkdir(parents=True, exist_ok=True)\n"
+                  "(p / 'out.json').write_text(json.dumps({'seed': seed, 'scale': scale}))")
+    make_notebook(nbs / "01_second.ipynb", 'run_dir = "runs/x"  # where\nfail = False  # raise?',
+                  "from infimed_lib.common import ParameterError\n"
+                  "if fail:\n    raise ParameterError('fail', 'was asked to fail')\n"
+                  "import pathlib; (pathlib.Path(run_dir) / 'second.txt').write_text('ok')")
+    profile = tmp_path / "p.yaml"
+    profile.write_text(f"name: t\nparameters:\n  run_dir: {tmp_path / 'run'}\n  seed: 3\n"
+                       "notebooks:\n  00_first:\n    scale: 2\n")
+    return tmp_path
+
+
+def run_cli(book, *extra):
+    return runner.main(["run", "--profile", str(book / "p.yaml"), "--notebooks", str(book / "notebooks"),
+                        "--output", str(book / "build"), "--kernel", "python3", *extra])
+
+
+def test_runs_in_order_with_profile_parameters(book):
+    assert run_cli(book) == 0
+    assert json.loads((book / "run" / "out.json").read_text()) == {"seed": 3, "scale": 2}
+    assert (book / "run" / "second.txt").read_text() == "ok"
+    executed = nbformat.read(book / "build" / "t" / "00_first.ipynb", as_version=4)
+    assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
+    assert set(json.loads((book / "build" / "t" / "notebook_timings.json").read_text())) == {"00_first", "01_second"}
+
+
+def test_failing_notebook_names_notebook_and_cell_and_keeps_copy(book, capsys):
+    assert run_cli(book, "--set", "01_second:fail=true") == 2
+    err = capsys.readouterr().err
+    assert "01_second.ipynb, cell" in err and "ParameterError: parameter 'fail': was asked to fail" in err
+    assert (book / "build" / "t" / "01_second.ipynb").exists()
+    assert err.count("\n") <= 3
+
+
+def test_wrong_type_is_refused_before_running(book, capsys):
+    assert run_cli(book, "--set", "seed=abc") == 2
+    err = capsys.readouterr().err
+    assert "parameter 'seed'" in err and "expects int" in err
+    assert not (book / "run").exists()
+
+
+def test_unknown_parameter_and_profile_are_named(book, capsys):
+    assert run_cli(book, "--set", "sede=1") == 2
+    assert "parameter 'sede': no notebook declares it" in capsys.readouterr().err
+    assert runner.main(["run", "--profile", str(book / "nope.yaml"), "--notebooks", str(book / "notebooks")]) == 2
+    assert "parameter 'profile': no profile file" in capsys.readouterr().err
+
+
+def test_int_is_accepted_for_float_but_not_bool_for_int(book):
+    profile = apply_overrides(load_profile(book / "p.yaml"), ["scale=3"])
+    nbs = sorted((book / "notebooks").glob("*.ipynb"))
+    assert resolve(profile, nbs)["00_first"]["scale"] == 3
+    with pytest.raises(ParameterError, match="seed"):
+        resolve(apply_overrides(profile, ["seed=true"]), nbs)
+
+
+def test_check_sources_flags_outputs_and_missing_comments(tmp_path):
+    make_notebook(tmp_path / "00_ok.ipynb", "a = 1  # one", "print(a)")
+    make_notebook(tmp_path / "01_bad.ipynb", "a = 1\nb = len('x')  # not literal", "print(a)")
+    nb = nbformat.read(tmp_path / "00_ok.ipynb", as_version=4)
+    nb.cells[2].outputs = [nbformat.v4.new_output("stream", text="1")]
+    nbformat.write(nb, tmp_path / "02_out.ipynb")
+    problems = "\n".join(runner.check_sources(tmp_path))
+    assert "00_ok" not in problems
+    assert "01_bad.ipynb: parameter on line 1 has no trailing comment" in problems
+    assert "01_bad.ipynb: parameter on line 2 is not a literal" in problems
+    assert "02_out.ipynb: has outputs" in problems
+
+
+def test_compare_ignores_timing_files(tmp_path):
+    for name, t in (("a", 1), ("b", 2)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "metrics.json").write_text('{"loss": 1}')
+        (tmp_path / name / "timings.json").write_text(f'{{"s": {t}}}')
+    assert runner.main(["compare", str(tmp_path / "a"), str(tmp_path / "b")]) == 0
+    (tmp_path / "b" / "metrics.json").write_text('{"loss": 2}')
+    assert runner.main(["compare", str(tmp_path / "a"), str(tmp_path / "b")]) == 1
