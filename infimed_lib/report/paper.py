@@ -107,3 +107,13 @@ def plot_pipeline(ax=None):
     ax.set_ylim(-0.6, 0.6)
     ax.axis("off")
     return ax
+
+
+def check_reported_averages(table: pd.DataFrame, tolerance: float = 0.051) -> pd.DataFrame:
+    """Rows whose printed 'Avg.' differs from the mean of their seven scores by more than rounding."""
+    recomputed = table[BENCHMARK_COLUMNS].mean(axis=1)
+    frame = table.assign(**{"mean of 7": recomputed.round(2), "difference": (table["Avg."] - recomputed).round(2)})
+    label = "model" if "model" in frame else None
+    if label is None:
+        frame = frame.assign(model=["SFT " + ablation_label(r) for _, r in frame.iterrows()])
+    return frame.loc[frame["difference"].abs() > tolerance, ["model", "Avg.", "mean of 7", "difference"]]
