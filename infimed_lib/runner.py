@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import argparse
 import ast
+import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -27,6 +29,8 @@ DEFAULT_OUTPUT = Path("build/executed")
 BOOK_CHAPTERS = Path("book/chapters")
 # Files whose content is wall-clock time by nature; everything else must be reproducible.
 TIMING_MARKERS = ("timing", "throughput", "benchmark_times")
+# Keys of JSON/JSONL records that hold wall-clock measurements (seconds, rates); compare skips them.
+TIMING_KEY = re.compile(r"(_per_s|_time_s|elapsed_s|_seconds|wall_time_s|_ms)$")
 
 
 class NotebookFailed(RuntimeError):
@@ -143,14 +147,32 @@ def stage_book(args: argparse.Namespace) -> int:
     return 0
 
 
+def _without_timings(value):
+    if isinstance(value, dict):
+        return {k: _without_timings(v) for k, v in value.items() if not TIMING_KEY.search(str(k))}
+    if isinstance(value, list):
+        return [_without_timings(v) for v in value]
+    return value
+
+
+def _digest(path: Path) -> str:
+    """sha256 of a file; for JSON/JSONL, of its content without wall-clock keys."""
+    if path.suffix not in (".json", ".jsonl"):
+        return file_sha256(path)
+    lines = path.read_text(encoding="utf-8").splitlines() if path.suffix == ".jsonl" else [path.read_text(encoding="utf-8")]
+    cleaned = [json.dumps(_without_timings(json.loads(line)), sort_keys=True) for line in lines if line.strip()]
+    return hashlib.sha256("\n".join(cleaned).encode()).hexdigest()
+
+
 def data_digests(run_dir: Path) -> dict[str, str]:
-    """sha256 of every file under ``run_dir`` except timing files and model weights' temp files."""
+    """Digest of every data file under ``run_dir``: figures and timing files are skipped, and
+    wall-clock keys (``*_per_s``, ``*_time_s``, ``elapsed_s``...) are left out of JSON records."""
     digests = {}
     for path in sorted(p for p in run_dir.rglob("*") if p.is_file()):
         rel = str(path.relative_to(run_dir))
         if any(marker in rel for marker in TIMING_MARKERS) or path.suffix in {".png", ".svg", ".pdf"}:
             continue
-        digests[rel] = file_sha256(path)
+        digests[rel] = _digest(path)
     return digests
 
 

@@ -101,3 +101,13 @@ def test_compare_ignores_timing_files(tmp_path):
     assert runner.main(["compare", str(tmp_path / "a"), str(tmp_path / "b")]) == 0
     (tmp_path / "b" / "metrics.json").write_text('{"loss": 2}')
     assert runner.main(["compare", str(tmp_path / "a"), str(tmp_path / "b")]) == 1
+
+
+def test_compare_ignores_wall_clock_keys_but_not_losses(tmp_path):
+    for name, speed in (("a", 10.5), ("b", 99.0)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "metrics.jsonl").write_text(
+            f'{{"step": 1, "loss": 2.5, "tokens_per_s": {speed}, "elapsed_s": {speed}}}\n')
+    assert runner.main(["compare", str(tmp_path / "a"), str(tmp_path / "b")]) == 0
+    (tmp_path / "b" / "metrics.jsonl").write_text('{"step": 1, "loss": 2.6, "tokens_per_s": 1, "elapsed_s": 1}\n')
+    assert runner.main(["compare", str(tmp_path / "a"), str(tmp_path / "b")]) == 1

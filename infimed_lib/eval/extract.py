@@ -1,0 +1,219 @@
+"""Find the answer a free-text model response commits to.
+
+Chapter 08 (evaluation) walks through these rules with examples. MedEvalKit does this with
+lower-cased substring tests; we keep its order of preference (``\\boxed{}``, then
+``<answer>``, then the text after an "answer is"-style marker) but match letters as tokens,
+so that the article "a", the pronoun "I" or the "B" of "vitamin B12" are not read as options.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from infimed_lib.common import ParameterError
+from infimed_lib.eval.metrics import normalize_answer
+
+_THINK_END = re.compile(r"</think\s*>", re.I)
+_BOXED = re.compile(r"(?<![A-Za-z])\\?boxed\s*\{")
+_ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.I | re.S)
+# MedEvalKit's markers ("answer is", "answer:", "**answer**:", "final answer", "答案:") as one
+# pattern, so that the *last* marker in the text wins, whichever of them it is.
+_MARKER = re.compile(
+    r"\*{0,2}\b(?:(?:final|simple|short|correct|my)\s+)?answer\s*\*{0,2}\s*(?:is\b\s*:?|[:：])\s*\*{0,2}"
+    r"|\bfinal\s+answer\b\s*\*{0,2}"
+    r"|答案\s*(?:是|为|[:：])",
+    re.I,
+)
+_LATEX_WRAP = re.compile(r"\\(?:text|mathrm|textbf|mathbf|mbox)\s*\{([^{}]*)\}")
+# Words after which a letter lists alternatives instead of choosing one ("A or B").
+_CONNECTOR = re.compile(r"\s*(?:[,/&]|(?i:\bor\b|\band\b|\bnor\b|\bvs\b\.?|\bversus\b))\s*(?:\(\s*([A-Za-z])|([A-Z])\b)")
+# A capital letter followed by one of these words is still an option ("B is correct");
+# followed by any other lower-case word it is an article or pronoun ("A lesion", "I think").
+_LETTER_VERBS = {
+    "is", "was", "are", "would", "will", "seems", "appears", "looks", "could", "might", "should",
+    "must", "matches", "fits", "best", "correct", "or", "and", "nor", "vs", "versus",
+}
+_NEGATION = re.compile(r"\b(?:not|n't|excluding|except|rule\s+out|ruling\s+out)\s+(?:option\s+|choice\s+)?\(?\s*$", re.I)
+
+_AMBIGUOUS = "ambiguous"
+
+
+def _strip_think(text: str) -> str:
+    """Keep what follows the last ``</think>``: the reasoning before it is not a commitment."""
+    parts = _THINK_END.split(text)
+    return parts[-1] if len(parts) > 1 and parts[-1].strip() else text
+
+
+def _last_boxed(text: str) -> str | None:
+    """Content of the last ``\\boxed{...}``, braces balanced (LaTeX answers nest them)."""
+    starts = [m.end() for m in _BOXED.finditer(text)]
+    for start in reversed(starts):
+        depth = 1
+        for pos in range(start, len(text)):
+            depth += {"{": 1, "}": -1}.get(text[pos], 0)
+            if depth == 0:
+                return text[start:pos]
+    return None
+
+
+def _explicit_segment(response: str, markers: bool = True) -> tuple[str, bool]:
+    text = _strip_think(response)
+    explicit = False
+    boxed = _last_boxed(text)
+    tags = _ANSWER_TAG.findall(text)
+    if boxed is not None:
+        text, explicit = boxed, True
+    elif tags:
+        text, explicit = tags[-1], True
+    found = list(_MARKER.finditer(text)) if markers else []
+    if found and text[found[-1].end():].strip():
+        text, explicit = text[found[-1].end():], True
+    return text.strip(), explicit
+
+
+def parse_response(response: str, markers: bool = True) -> str:
+    """The part of ``response`` that states the answer (Chapter 08), as MedEvalKit's rule.
+
+    In order: drop a ``<think>...</think>`` preamble; take the last ``\\boxed{...}`` content,
+    else the last ``<answer>...</answer>`` content, else the whole text; then keep what
+    follows the last answer marker ("answer is", "Answer:", "**Answer:**", "Final answer",
+    "答案:" ...). Unlike MedEvalKit the case is kept (so "A" and "a" stay distinct) and the
+    last marker wins rather than the last in a fixed marker list. ``markers=False`` stops
+    after the box/tag step (the MMMU parser wants the rest of the sentence).
+    """
+    if not isinstance(response, str):
+        raise ParameterError("response", f"expected str, got {type(response).__name__}")
+    return _explicit_segment(response, markers)[0]
+
+
+def _clean(segment: str) -> str:
+    segment = _LATEX_WRAP.sub(r"\1", segment)
+    segment = re.sub(r"[*`#_]+", " ", segment)
+    return segment.strip().strip("\"'“”‘’").strip()
+
+
+def _check_options(options: Mapping[str, str]) -> dict[str, str]:
+    if not isinstance(options, Mapping) or not options:
+        raise ParameterError("options", f"expected a non-empty dict letter -> text, got {options!r}")
+    bad = [k for k in options if not (isinstance(k, str) and len(k) == 1 and k.isalpha() and k.isupper())]
+    if bad:
+        raise ParameterError("options", f"keys must be single capital letters, got {bad}")
+    return {k: str(v) for k, v in options.items()}
+
+
+def _letter_mentions(text: str, options: Mapping[str, str], explicit: bool) -> list[tuple[int, str]]:
+    """(position, letter) of each place ``text`` names an option by its letter, negations dropped."""
+    found: dict[int, str] = {}
+    for m in re.finditer(r"\(\s*([A-Za-z])\s*(?:\)|[.:]\s)", text):  # "(A)", "(a)", "(A. CT scan)"
+        found[m.start(1)] = m.group(1).upper()
+    for m in re.finditer(r"(?<![\w'’\-\\])([A-Z])(?![\w'’\-])", text):
+        if m.start(1) in found:
+            continue
+        after = re.match(r"\s+([a-z]+)", text[m.end():])
+        before = text[: m.start()].lower()
+        named = re.search(r"\b(?:option|choice|answer)\s*:?\s*$", before)
+        if after and after.group(1) not in _LETTER_VERBS and not named and not explicit:
+            continue
+        found[m.start(1)] = m.group(1)
+    return sorted(
+        (pos, letter) for pos, letter in found.items()
+        if letter in options and not _NEGATION.search(text[:pos])
+    )
+
+
+def _leading_letter(segment: str, options: Mapping[str, str], explicit: bool) -> str | None:
+    segment = re.sub(r"^(?:option|choice)\b\s*", "", segment, flags=re.I)
+    m = re.match(r"\(?\s*([A-Za-z])\s*(\)|[.:]|(?=[\s,;])|$)", segment)
+    if not m or m.group(1).upper() not in options:
+        return None
+    letter, closer, rest = m.group(1), m.group(2), segment[m.end():]
+    if letter.islower() and not (closer or not rest.strip()):
+        return None  # "a benign lesion": the article, not option A
+    if letter.isupper() and not explicit and not closer and rest.strip():
+        word = re.match(r"\s+([a-z]+)", rest)
+        if word and word.group(1) not in _LETTER_VERBS:
+            return None  # "A lesion is seen": the article
+    alternative = _CONNECTOR.match(rest)
+    other = alternative and (alternative.group(1) or alternative.group(2)).upper()
+    if other and other in options and other != letter.upper():
+        return _AMBIGUOUS
+    return letter.upper()
+
+
+def _option_by_text(segment: str, options: Mapping[str, str], explicit: bool) -> str | None:
+    norm = normalize_answer(segment)
+    if not norm:
+        return None
+    texts = {k: normalize_answer(v) for k, v in options.items()}
+    exact = [k for k, t in texts.items() if t and t == norm]
+    if exact:
+        return exact[0] if len(exact) == 1 else _AMBIGUOUS
+    # "No, there is no lesion": the option text opens the answer; the longest one wins.
+    leading = [k for k, t in texts.items() if t and norm.startswith(t + " ")]
+    if leading and not explicit:
+        return max(leading, key=lambda k: len(texts[k]))
+    if explicit:
+        inside = [k for k, t in texts.items() if t and re.search(rf"(?<!\w){re.escape(t)}(?!\w)", norm)]
+        # An option whose text sits inside a longer matched option is the same mention.
+        inside = [k for k in inside if not any(k != o and texts[k] in texts[o] for o in inside)]
+        if len(inside) == 1:
+            return inside[0]
+        return _AMBIGUOUS if inside else None
+    return None
+
+
+def _resolve(segment: str, options: Mapping[str, str], explicit: bool) -> str | None:
+    """A letter, _AMBIGUOUS, or None when ``segment`` commits to nothing."""
+    segment = _clean(segment)
+    if not segment:
+        return None
+    for rule in (_leading_letter, _option_by_text):
+        choice = rule(segment, options, explicit)
+        if choice is not None:
+            return choice
+    if explicit:
+        letters = {letter for _, letter in _letter_mentions(segment, options, explicit)}
+        if letters:
+            return letters.pop() if len(letters) == 1 else _AMBIGUOUS
+    return None
+
+
+def _unique_letter(text: str, options: Mapping[str, str]) -> str | None:
+    letters = {letter for _, letter in _letter_mentions(text, options, explicit=False)}
+    if not letters:
+        return None
+    return letters.pop() if len(letters) == 1 else _AMBIGUOUS
+
+
+def extract_choice(response: str, options: Mapping[str, str]) -> str | None:
+    """The option letter that ``response`` commits to, or None (Chapter 08).
+
+    An explicit commitment wins and is read alone: the last ``\\boxed{}``, else the last
+    ``<answer>`` tag, else the text after the last answer marker ("Final Answer: (C)",
+    "Simple Answer: B", "**Answer:** A", "The answer is D"). Without one, the response must
+    itself be an answer ("B", "b.", "(A. CT scan)", an option's text such as "No"), or its
+    last paragraph, first paragraph, last line or whole text must name exactly one option
+    letter. Two different letters offered as alternatives ("A or B"), a negated letter
+    ("not A") or no letter at all give None. Letters outside ``options`` never count.
+    """
+    if not isinstance(response, str):
+        raise ParameterError("response", f"expected str, got {type(response).__name__}")
+    options = _check_options(options)
+    segment, explicit = _explicit_segment(response)
+    if explicit:
+        choice = _resolve(segment, options, explicit=True)
+        return None if choice == _AMBIGUOUS else choice
+    paragraphs = [p for p in re.split(r"\n\s*\n", segment) if p.strip()]
+    lines = [line for line in segment.splitlines() if line.strip()]
+    candidates = [segment]
+    if paragraphs:
+        candidates += [paragraphs[-1], paragraphs[0]]
+    for piece in candidates:
+        choice = _resolve(piece, options, explicit=False)
+        if choice is not None:
+            return None if choice == _AMBIGUOUS else choice
+    for piece in ([lines[-1]] if lines else []) + [segment]:
+        choice = _unique_letter(piece, options)
+        if choice is not None:
+            return None if choice == _AMBIGUOUS else choice
+    return None
