@@ -27,9 +27,8 @@ import yaml
 
 from infimed_lib.common import ParameterError, atomic_write_json, atomic_write_jsonl, require_path
 from infimed_lib.data.benchmarks import BENCHMARKS, load_benchmark
-from infimed_lib.data.loaders import benchmark_items_to_samples, load_llava_json
+from infimed_lib.data.loaders import FAMILIES, benchmark_items_to_samples, load_llava_json
 
-FAMILIES = ("general_caption", "general_interleaved", "general_instruction", "medical_caption", "medical_instruction")
 
 
 @dataclass
