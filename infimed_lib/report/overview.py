@@ -34,9 +34,12 @@ def first_sample(corpus_dir: str | Path, source: str) -> dict:
 
 
 def _gallery_picks(corpus_dir: Path) -> list[tuple[str, dict]]:
+    """First image of each modality, from sources with few injected defects (clean examples)."""
+    sources = read_json(corpus_dir / "manifest.json")["sources"]
+    clean = [name for name, info in sorted(sources.items()) if (info.get("defect_rate") or 0) <= 0.1]
     picks: dict[str, dict] = {}
-    for path in sorted((corpus_dir / "sources").glob("*.jsonl")):
-        for sample in read_jsonl(path):
+    for name in clean:
+        for sample in read_jsonl(corpus_dir / "sources" / f"{name}.jsonl"):
             modality = sample.get("meta", {}).get("modality")
             if modality and modality not in picks and sample.get("images") and sample["domain"] == "medical":
                 picks[modality] = sample
@@ -51,16 +54,16 @@ def plot_corpus_gallery(corpus_dir: str | Path, seed: int = 0, columns: int = 5)
     corpus_dir = Path(corpus_dir)
     picks = _gallery_picks(corpus_dir)
     rows = max(1, -(-len(picks) // columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 3.6 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 4.3 * rows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, (modality, sample) in zip(axes.flat, picks):
         ax.imshow(load_image(sample["images"][0], corpus_dir))
         answer = next((t["value"] for t in sample["conversations"] if t["from"] == "gpt"), "")
-        ax.set_title(f"{modality} · {sample['source']}", fontsize=9)
+        ax.set_title(f"{modality}\n{sample['source']}", fontsize=9)
         ax.text(0.5, -0.04, "\n".join(textwrap.wrap(answer, 38)[:3]), transform=ax.transAxes,
                 ha="center", va="top", fontsize=7.5)
-    fig.tight_layout()
+    fig.subplots_adjust(hspace=0.45, wspace=0.08)
     return fig
 
 
