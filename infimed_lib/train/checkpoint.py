@@ -1,0 +1,101 @@
+"""Checkpoints for exact resume, and the final ``save_pretrained`` folder of a stage.
+
+Chapter 04 explains what "exact" needs: model weights, AdamW moments, the scheduler, every
+process's RNG states (all saved by ``accelerate``), plus our own step counter, from which the
+data position follows (see ``data.global_batch``). A checkpoint folder is written under a
+temporary name and renamed when complete, so a run killed mid-save resumes from the previous one.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+from infimed_lib.common import atomic_write_json, read_json
+from infimed_lib.train.modeling import save_companions
+
+STATE_FILE = "trainer_state.json"
+_NAME = re.compile(r"^step-(\d+)$")
+
+
+def checkpoint_root(output_dir: str | Path) -> Path:
+    return Path(output_dir) / "checkpoints"
+
+
+def list_checkpoints(output_dir: str | Path) -> list[tuple[int, Path]]:
+    """Complete checkpoints of a run, oldest first, as (optimizer step, folder). Chapter 04."""
+    root = checkpoint_root(output_dir)
+    if not root.is_dir():
+        return []
+    found = []
+    for folder in root.iterdir():
+        match = _NAME.match(folder.name)
+        if match and (folder / STATE_FILE).exists():
+            found.append((int(match.group(1)), folder))
+    return sorted(found)
+
+
+def latest_checkpoint(output_dir: str | Path) -> Path | None:
+    checkpoints = list_checkpoints(output_dir)
+    return checkpoints[-1][1] if checkpoints else None
+
+
+def save_checkpoint(accelerator, output_dir: str | Path, step: int, state: dict, keep: int) -> Path:
+    """Save the full training state after optimizer step ``step``; keep the newest ``keep``.
+
+    Every process must call this (each saves its own RNG state; FSDP/DeepSpeed shards too).
+    """
+    root = checkpoint_root(output_dir)
+    final = root / f"step-{step:08d}"
+    # One name every process agrees on without communicating.
+    temporary = root / f".step-{step:08d}.tmp"
+    if accelerator.is_main_process:
+        shutil.rmtree(temporary, ignore_errors=True)
+        temporary.mkdir(parents=True)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(temporary))
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        atomic_write_json(temporary / STATE_FILE, {**state, "step": step})
+        shutil.rmtree(final, ignore_errors=True)
+        temporary.rename(final)
+        for _, old in list_checkpoints(output_dir)[:-keep]:
+            shutil.rmtree(old, ignore_errors=True)
+    accelerator.wait_for_everyone()
+    return final
+
+
+def load_checkpoint(accelerator, folder: str | Path) -> dict:
+    """Restore model, optimizer, scheduler and RNG states; return our trainer state. Chapter 04."""
+    folder = Path(folder)
+    state = read_json(folder / STATE_FILE)
+    accelerator.load_state(str(folder))
+    return state
+
+
+def clear_checkpoints(accelerator, output_dir: str | Path) -> None:
+    """Forget a previous run's checkpoints before a fresh start (main process only deletes)."""
+    if accelerator.is_main_process:
+        shutil.rmtree(checkpoint_root(output_dir), ignore_errors=True)
+    accelerator.wait_for_everyone()
+
+
+def save_final_model(accelerator, model, tokenizer, output_dir: str | Path) -> Path:
+    """Write the trained model (with its tokenizer and image processor) with ``save_pretrained`` to
+    ``<output_dir>/checkpoint/``, through a temporary folder and a rename. Chapters 04-07.
+
+    ``accelerator.get_state_dict`` gathers FSDP / DeepSpeed ZeRO-3 shards into one state dict.
+    """
+    target = Path(output_dir) / "checkpoint"
+    temporary = Path(output_dir) / ".checkpoint.tmp"
+    state_dict = accelerator.get_state_dict(model)
+    if accelerator.is_main_process:
+        shutil.rmtree(temporary, ignore_errors=True)
+        accelerator.unwrap_model(model).save_pretrained(
+            str(temporary), state_dict=state_dict, save_function=accelerator.save)
+        save_companions(accelerator.unwrap_model(model), tokenizer, temporary)
+        if target.exists():
+            shutil.rmtree(target)
+        temporary.rename(target)
+    accelerator.wait_for_everyone()
+    return target
