@@ -1,0 +1,67 @@
+"""What the stage chapters (04-07) do around ``run_stage``: write the mixture, launch, report.
+
+A stage runs in the notebook's own process (``launcher="inprocess"``, the tiny profile) or as a
+separate ``accelerate launch`` / ``torchrun`` job on every GPU (``launcher="accelerate"``, the
+paper profile); both read the same ``config.json`` and leave the same files behind.
+"""
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+from infimed_lib.common import ParameterError, atomic_write_jsonl, require_choice, write_config
+from infimed_lib.data.mixtures import Mixture, MixtureSpec, build_mixture
+from infimed_lib.train.config import TrainConfig
+from infimed_lib.train.trainer import StageResult, load_result, run_stage
+
+LAUNCHERS = ("inprocess", "accelerate", "torchrun")
+ACCELERATE_CONFIGS = Path(__file__).parent / "accelerate_configs"
+
+
+def prepare_mixture(config: TrainConfig, mixture: dict, corpus_dir: str, keep_list: str = "",
+                    balance_to: int | None = None, seed: int = 0) -> Mixture:
+    """Build an SFT stage's mixture (Table 4) and write it where the trainer reads it. Chapters 05-07."""
+    spec = MixtureSpec(dict(mixture), balance_to, seed, name=f"{config.stage}_mixture")
+    keep = keep_list if keep_list and Path(keep_list).exists() else None
+    built = build_mixture(spec, corpus_dir, keep)
+    if not built.samples:
+        raise ParameterError(f"{config.stage}_mixture", "selects no samples")
+    atomic_write_jsonl(config.data_path, built.samples)
+    return built
+
+
+def launch_command(config_path: Path, stage: str, launcher: str, accelerate_config: str = "",
+                   num_processes: int = 1) -> list[str]:
+    """The command line that runs one stage as its own job."""
+    module = ["-m", "infimed_lib.train", "--stage", stage, "--config", str(config_path), "--resume"]
+    if launcher == "torchrun":
+        return [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={num_processes}", *module]
+    command = [sys.executable, "-m", "accelerate.commands.launch"]
+    if accelerate_config:
+        path = Path(accelerate_config)
+        path = path if path.exists() else ACCELERATE_CONFIGS / f"{accelerate_config}.yaml"
+        if not path.exists():
+            raise ParameterError("accelerate_config", f"no such file or shipped config: {accelerate_config}")
+        command += ["--config_file", str(path)]
+    if num_processes > 1:
+        command += ["--num_processes", str(num_processes)]
+    return [*command, *module]
+
+
+def launch_stage(config: TrainConfig, launcher: str = "inprocess", accelerate_config: str = "",
+                 num_processes: int = 1) -> StageResult:
+    """Run a stage here or as a launched job; a finished stage with the same config is reused."""
+    require_choice("launcher", launcher, LAUNCHERS)
+    if launcher == "inprocess":
+        return run_stage(config, resume=True)
+    config_path = write_config(config, config.output_dir, "launch_config.json")
+    command = launch_command(config_path, config.stage, launcher, accelerate_config, num_processes)
+    print("$", shlex.join(command), flush=True)
+    completed = subprocess.run(command, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    if completed.returncode != 0:
+        raise RuntimeError(f"stage {config.stage} failed under {launcher} (exit {completed.returncode}); "
+                           f"see the output above and {config.output_dir}")
+    return load_result(config.output_dir)
