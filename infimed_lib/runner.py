@@ -80,6 +80,9 @@ def run(args: argparse.Namespace) -> int:
     resolved = resolve(profile, selected, everything)
     out_dir = Path(args.output) / profile.name
     kernel = args.kernel or kernel_name()
+    # Kernels inherit the environment: redraw progress bars every few seconds, not every step,
+    # so executed notebooks stay small (tqdm reads TQDM_* variables as defaults).
+    os.environ.setdefault("TQDM_MININTERVAL", "5")
     timings = {}
     for notebook in selected:
         print(f"[{profile.name}] {notebook.name} ...", flush=True)
@@ -128,6 +131,32 @@ def _check_parameters_cell(path: Path, source: str) -> list[str]:
     return problems
 
 
+def collapse_progress(text: str) -> str:
+    """Keep only what a terminal would show: for each line, the text after its last carriage return.
+
+    tqdm redraws a bar with ``\\r``; a notebook stores every redraw, and the book would show them
+    all as separate lines.
+    """
+    return "\n".join(line.rsplit("\r", 1)[-1] for line in text.split("\n"))
+
+
+def tidy_outputs(nb) -> None:
+    """Merge consecutive stream outputs of a cell and collapse progress-bar redraws."""
+    for cell in nb.cells:
+        merged = []
+        for output in cell.get("outputs", []):
+            if (output.get("output_type") == "stream" and merged and merged[-1].get("output_type") == "stream"
+                    and merged[-1]["name"] == output["name"]):
+                merged[-1]["text"] += output["text"]
+            else:
+                merged.append(output)
+        for output in merged:
+            if output.get("output_type") == "stream":
+                output["text"] = collapse_progress(output["text"])
+        if "outputs" in cell:
+            cell["outputs"] = merged
+
+
 def stage_book(args: argparse.Namespace) -> int:
     """Copy executed notebooks into the book's chapter folder (the book never executes)."""
     profile = load_profile(args.profile)
@@ -138,8 +167,12 @@ def stage_book(args: argparse.Namespace) -> int:
     if BOOK_CHAPTERS.exists():
         shutil.rmtree(BOOK_CHAPTERS)
     BOOK_CHAPTERS.mkdir(parents=True)
+    import nbformat
+
     for path in executed:
-        shutil.copy2(path, BOOK_CHAPTERS / path.name)
+        nb = nbformat.read(path, as_version=4)
+        tidy_outputs(nb)
+        nbformat.write(nb, BOOK_CHAPTERS / path.name)
     for stem in (p.stem for p in list_notebooks(Path(args.notebooks))):
         if not (BOOK_CHAPTERS / f"{stem}.ipynb").exists():
             raise ParameterError("notebooks", f"{stem} has no executed copy in {source}; run all notebooks")

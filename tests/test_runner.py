@@ -111,3 +111,14 @@ def test_compare_ignores_wall_clock_keys_but_not_losses(tmp_path):
     assert runner.main(["compare", str(tmp_path / "a"), str(tmp_path / "b")]) == 0
     (tmp_path / "b" / "metrics.jsonl").write_text('{"step": 1, "loss": 2.6, "tokens_per_s": 1, "elapsed_s": 1}\n')
     assert runner.main(["compare", str(tmp_path / "a"), str(tmp_path / "b")]) == 1
+
+
+def test_progress_bar_redraws_collapse_to_their_last_state():
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("x")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stderr", text="cpt:   0%| 0/9\r"),
+                    nbformat.v4.new_output("stream", name="stderr", text="cpt:  50%| 4/9\rcpt: 100%| 9/9\n"),
+                    nbformat.v4.new_output("stream", name="stdout", text="done\n")]
+    nb.cells = [cell]
+    runner.tidy_outputs(nb)
+    assert [o["text"] for o in cell.outputs] == ["cpt: 100%| 9/9\n", "done\n"]
