@@ -108,7 +108,26 @@ def check_sources(folder: Path) -> list[str]:
             problems.append(f"{path}: first code cell is not tagged 'parameters'")
             continue
         problems += _check_parameters_cell(path, code[0].source)
+        problems += _check_papermill_parses(path, code[0])
     return problems
+
+
+def _check_papermill_parses(path: Path, cell) -> list[str]:
+    """Papermill documents parameters from the cell; a comment it cannot parse loses that help."""
+    import logging
+
+    from papermill.translators import PythonTranslator
+
+    logger = logging.getLogger("papermill")
+    level, logger.level = logger.level, logging.ERROR
+    try:
+        parsed = {p.name for p in PythonTranslator.inspect(cell)}
+    finally:
+        logger.setLevel(level)
+    names = [n.targets[0].id for n in ast.parse(cell.source).body
+             if isinstance(n, ast.Assign) and isinstance(n.targets[0], ast.Name)]
+    return [f"{path}: papermill cannot parse the line of parameter '{name}' "
+            "(keep quotes and '=' out of its comment)" for name in names if name not in parsed]
 
 
 def _check_parameters_cell(path: Path, source: str) -> list[str]:

@@ -122,3 +122,9 @@ def test_progress_bar_redraws_collapse_to_their_last_state():
     nb.cells = [cell]
     runner.tidy_outputs(nb)
     assert [o["text"] for o in cell.outputs] == ["cpt: 100%| 9/9\n", "done\n"]
+
+
+def test_check_sources_flags_comments_papermill_cannot_parse(tmp_path):
+    make_notebook(tmp_path / "00_x.ipynb", 'a = ""  # fine\nb = ""  # empty ("" = keep all)', "print(a)")
+    problems = runner.check_sources(tmp_path)
+    assert any("parameter 'b'" in p for p in problems) and not any("parameter 'a'" in p for p in problems)

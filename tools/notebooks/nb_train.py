@@ -3,12 +3,12 @@ import sys; sys.path.insert(0, "tools")
 from nbbuild import write_notebook
 
 LAUNCH_PARAMS = r'''
-launcher = "inprocess"  # "inprocess" (this kernel), "accelerate" or "torchrun" (a separate job on every device)
-accelerate_config = ""  # with launcher="accelerate": a file or a shipped config (ddp, fsdp, deepspeed_zero2, deepspeed_zero3)
+launcher = "inprocess"  # inprocess runs in this kernel; accelerate or torchrun start a separate job on every device
+accelerate_config = ""  # accelerate config for launcher accelerate: a file or ddp, fsdp, deepspeed_zero2, deepspeed_zero3
 num_processes = 1  # processes (GPUs) for the launched job
-mixed_precision = "auto"  # "auto" = bf16 on GPU, fp32 on CPU
-gradient_checkpointing = "auto"  # "auto" = on for GPU, off on CPU
-save_every = 0  # checkpoint every N optimizer steps for resuming (0 = only the final model)
+mixed_precision = "auto"  # auto: bf16 on GPU, fp32 on CPU
+gradient_checkpointing = "auto"  # auto: on for GPU, off on CPU
+save_every = 0  # checkpoint every N optimizer steps for resuming; 0 saves only the final model
 '''
 
 CPT_INTRO = r"""
@@ -160,11 +160,11 @@ def sft_cells(stem, spec):
 run_dir = "runs/tiny"  # folder for everything this run writes
 corpus_dir = "runs/tiny/corpus"  # the corpus the mixture is drawn from
 seed = 0  # seed of the mixture sampling and the data order
-mixture = {defaults[0]}  # source -> fraction (float) or count (int); "-filtered" drops refusals (Table 4)
+mixture = {defaults[0]}  # source: fraction (float) or count (int); a -filtered suffix drops refusals (Table 4)
 balance_to = {defaults[1]}  # cap every medical source at this many samples (stage 3's balancing), or None
-keep_list = "runs/tiny/curation/keep_list.json"  # curation's keep-list; sources not on it are skipped ("" = keep all)
-init_from = ""  # checkpoint to start from ("" = the previous stage's)
-output_dir = ""  # where this stage writes ("" = the standard stage folder)
+keep_list = "runs/tiny/curation/keep_list.json"  # curation keep-list; sources not on it are skipped; empty keeps all
+init_from = ""  # checkpoint to start from; empty means the previous stage checkpoint
+output_dir = ""  # where this stage writes; empty means the standard stage folder
 global_batch_size = 8  # samples per optimizer step (paper: 128)
 micro_batch_size = 4  # samples per forward pass on each device
 learning_rate = 0.0005  # peak learning rate (paper: 2e-5 for pretrained Qwen3; the tiny model needs more)
