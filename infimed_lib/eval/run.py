@@ -1,0 +1,266 @@
+"""Evaluate a checkpoint (or the majority baseline) on the benchmarks; write predictions and scores.
+
+Chapter 08 (evaluation) runs it; chapter 09 runs it once per SFT-stage combination. Layout::
+
+    <out_dir>/config.json                   the resolved EvalConfig
+    <out_dir>/<benchmark>/predictions.jsonl one record per item: prompt, raw response, verdict, ...
+    <out_dir>/<benchmark>/state.json        what the predictions were made from (for resuming)
+    <out_dir>/scores.json                   per benchmark / question type / modality, and the mean
+    <out_dir>/metrics.json                  the headline numbers of scores.json
+    <out_dir>/timing.json                   wall-clock seconds (the only file that is not reproducible)
+
+A benchmark whose ``state.json`` matches the current inputs (checkpoint and tokenizer bytes,
+items, settings) is read back instead of generated again, so an interrupted evaluation resumes
+and a chapter that re-evaluates a model another chapter already scored costs nothing. Read-back
+responses are scored again (unless a judge decided them), so verdicts follow the current rules.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from infimed_lib.common import (ParameterError, atomic_write_json, atomic_write_jsonl, read_json, read_jsonl,
+                                require_path, require_type, seed_everything, write_config)
+from infimed_lib.data.benchmarks import BENCHMARKS, load_benchmark
+from infimed_lib.eval.generate import (DEFAULT_MAX_NEW_TOKENS, build_prompts, cpu_threads, iter_answers,
+                                      resolve_max_new_tokens)
+from infimed_lib.eval.scoring import score_item
+from infimed_lib.eval.summary import summarize_records
+
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+@dataclass
+class EvalConfig:
+    """Settings of one evaluation run, validated; written as ``<out_dir>/config.json`` (Chapter 08).
+
+    ``model`` is ``"checkpoint"`` (generate with ``checkpoint_dir``) or ``"majority"`` (the
+    majority-class baseline of :mod:`infimed_lib.eval.baselines`, no model at all).
+    """
+
+    benchmarks: dict[str, str]
+    out_dir: str
+    model: str = "checkpoint"
+    checkpoint_dir: str | None = None
+    tokenizer_dir: str | None = None
+    batch_size: int = 8
+    max_new_tokens: Any = field(default_factory=lambda: dict(DEFAULT_MAX_NEW_TOKENS))
+    reasoning: bool = False
+    limit: int | None = None
+    seed: int = 0
+    judge: str | None = None
+    device: str = "auto"
+    dtype: str = "auto"
+    num_threads: int = 0
+
+    def __post_init__(self) -> None:
+        require_type("benchmarks", self.benchmarks, Mapping)
+        if not self.benchmarks:
+            raise ParameterError("benchmarks", "is empty; give at least one {name: path}")
+        unknown = [name for name in self.benchmarks if name not in BENCHMARKS]
+        if unknown:
+            raise ParameterError("benchmarks", f"unknown benchmark(s) {unknown}; known: {list(BENCHMARKS)}")
+        ordered = [name for name in BENCHMARKS if name in self.benchmarks]
+        self.benchmarks = {name: str(require_path(f"benchmarks[{name!r}]", self.benchmarks[name]))
+                           for name in ordered}
+        if self.model not in ("checkpoint", "majority"):
+            raise ParameterError("model", f"{self.model!r} is not 'checkpoint' or 'majority'")
+        if self.model == "checkpoint":
+            self.checkpoint_dir = str(require_path("checkpoint_dir", self.checkpoint_dir, "dir"))
+            self.tokenizer_dir = str(require_path("tokenizer_dir", self.tokenizer_dir, "dir"))
+        self.out_dir = str(self.out_dir)
+        self.max_new_tokens = resolve_max_new_tokens(self.max_new_tokens)
+        require_type("batch_size", self.batch_size, int)
+        if self.batch_size < 1:
+            raise ParameterError("batch_size", f"must be >= 1, got {self.batch_size}")
+        require_type("reasoning", self.reasoning, bool)
+        if self.limit is not None and require_type("limit", self.limit, int) < 1:
+            raise ParameterError("limit", f"must be a positive int or None, got {self.limit}")
+        require_type("seed", self.seed, int)
+        if self.device != "auto" and not self.device.startswith(("cpu", "cuda", "mps")):
+            raise ParameterError("device", f"{self.device!r} is not 'auto', 'cpu', 'cuda[:n]' or 'mps'")
+        if self.dtype not in DTYPES:
+            raise ParameterError("dtype", f"{self.dtype!r} is not one of {list(DTYPES)}")
+        if require_type("num_threads", self.num_threads, int) < 0:
+            raise ParameterError("num_threads", f"must be >= 0 (0: PyTorch's default), got {self.num_threads}")
+
+
+@dataclass
+class EvalResult:
+    """What :func:`evaluate` leaves behind (Chapter 08)."""
+
+    out_dir: Path
+    scores: dict
+    predictions: dict[str, Path]
+    resumed: list[str]
+    seconds: dict[str, float]
+
+
+def folder_digest(path: str | Path, patterns: tuple[str, ...]) -> str:
+    """sha256 over the files of ``path`` matching ``patterns`` (names and bytes), in name order."""
+    digest = hashlib.sha256()
+    files = sorted({f for pattern in patterns for f in Path(path).glob(pattern) if f.is_file()})
+    for file in files:
+        digest.update(file.name.encode() + b"\0")
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 22), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def _state(config: EvalConfig, name: str, items: list, inputs: dict) -> dict:
+    ids = hashlib.sha256("\n".join(f"{item.id}\t{item.answer}" for item in items).encode()).hexdigest()
+    return {"benchmark": name, "items": len(items), "items_sha256": ids, "model": config.model, **inputs,
+            "reasoning": config.reasoning, "max_new_tokens": config.max_new_tokens, "batch_size": config.batch_size,
+            "seed": config.seed, "judge": config.judge, "dtype": config.dtype, "num_threads": config.num_threads}
+
+
+def _resumable(folder: Path, state: dict, items: list, seed: int, judge) -> list[dict] | None:
+    """The saved records if they were made from ``state``; re-scored from their responses when no
+    judge is involved, so that a fix to a scoring rule reaches old predictions without generating."""
+    try:
+        if read_json(folder / "state.json") != state:
+            return None
+        records = read_jsonl(folder / "predictions.jsonl")
+    except (OSError, ValueError):
+        return None
+    if [r.get("id") for r in records] != [item.id for item in items]:
+        return None
+    if judge is not None:
+        return records
+    return [_record(item, r["prompt"], r["response"], seed, None) for item, r in zip(items, records)]
+
+
+def _record(item: Any, prompt_text: str, response: str, seed: int, judge) -> dict:
+    record = score_item(item, response, seed=seed, judge=judge)
+    record.update(prompt=prompt_text, question=item.question, options=dict(item.options),
+                  num_images=len(item.images))
+    return record
+
+
+def _load_model(config: EvalConfig):
+    import torch
+
+    from infimed_lib.data.tokenizer import load_tokenizer
+    from infimed_lib.model import load_model
+
+    device = config.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    dtype = config.dtype
+    if dtype == "auto":
+        dtype = "bfloat16" if device.startswith("cuda") else None
+    model = load_model(config.checkpoint_dir, dtype=dtype).to(device).eval()
+    return model, load_tokenizer(config.tokenizer_dir)
+
+
+def _model_records(config, name, items, model, tokenizer, judge) -> list[dict]:
+    prompts = build_prompts(items, tokenizer, model.config.num_visual_tokens, config.reasoning)
+    records: list[dict | None] = [None] * len(items)
+    with cpu_threads(config.num_threads):
+        answers = list(iter_answers(model, tokenizer, prompts, batch_size=config.batch_size,
+                                    max_new_tokens=config.max_new_tokens, desc=name))
+    # A remote judge answers in seconds: ask it about several answers at once (map keeps the order).
+    workers = getattr(getattr(judge, "client", None), "max_concurrency", 8) if judge is not None else 1
+
+    def score(pair):
+        prompt, answer = pair
+        return prompt.index, _record(items[prompt.index], prompt.text, answer, config.seed, judge)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for index, record in pool.map(score, answers):
+            records[index] = record
+    return records
+
+
+def _majority_records(config, items) -> list[dict]:
+    from infimed_lib.eval.baselines import majority_responses
+    from infimed_lib.eval.prompts import build_prompt
+
+    return [_record(item, build_prompt(item, config.reasoning), response, config.seed, None)
+            for item, response in zip(items, majority_responses(items))]
+
+
+def _run(config: EvalConfig, judge=None) -> EvalResult:
+    out = Path(config.out_dir)
+    seed_everything(config.seed)
+    items = {name: load_benchmark(name, path, config.limit) for name, path in config.benchmarks.items()}
+    inputs = {}
+    if config.model == "checkpoint":
+        inputs = {"checkpoint_sha256": folder_digest(config.checkpoint_dir, ("*.safetensors", "*.bin", "config.json")),
+                  "tokenizer_sha256": folder_digest(config.tokenizer_dir, ("tokenizer*.json", "*.txt", "*.model"))}
+    write_config(config, out)
+    model = tokenizer = None
+    records, paths, resumed, seconds = {}, {}, [], {}
+    for name, bench_items in items.items():
+        folder, began = out / name, time.perf_counter()
+        state = _state(config, name, bench_items, inputs)
+        records[name] = _resumable(folder, state, bench_items, config.seed, judge)
+        if records[name] is not None:
+            resumed.append(name)
+            atomic_write_jsonl(folder / "predictions.jsonl", records[name])  # same bytes unless a rule changed
+        elif config.model == "majority":
+            records[name] = _majority_records(config, bench_items)
+        else:
+            if model is None:
+                model, tokenizer = _load_model(config)
+            records[name] = _model_records(config, name, bench_items, model, tokenizer, judge)
+        if name not in resumed:
+            atomic_write_jsonl(folder / "predictions.jsonl", records[name])
+            atomic_write_json(folder / "state.json", state)  # written last: marks the predictions complete
+        paths[name], seconds[f"{name}_seconds"] = folder / "predictions.jsonl", time.perf_counter() - began
+    scores = summarize_records([r for name in items for r in records[name]])
+    scores["model"] = config.model
+    if judge is not None and hasattr(judge, "stats"):
+        scores["judge"] = judge.stats()
+    atomic_write_json(out / "scores.json", scores)
+    atomic_write_json(out / "metrics.json", {k: scores[k] for k in ("average", "closed_macro_accuracy", "n")})
+    atomic_write_json(out / "timing.json", {**seconds, "total_seconds": sum(seconds.values())})
+    return EvalResult(out, scores, paths, resumed, seconds)
+
+
+def evaluate(checkpoint_dir: str | Path, tokenizer_dir: str | Path, benchmarks: Mapping[str, str | Path],
+             out_dir: str | Path, *, batch_size: int = 8, max_new_tokens: int | Mapping[str, int] = DEFAULT_MAX_NEW_TOKENS,
+             reasoning: bool = False, limit: int | None = None, judge=None, seed: int = 0,
+             device: str = "auto", dtype: str = "auto", num_threads: int = 0) -> EvalResult:
+    """Generate, score and summarise a checkpoint's answers on ``benchmarks`` (Chapter 08).
+
+    ``benchmarks`` maps registry names to their published files; ``max_new_tokens`` is one
+    budget or one per question type; ``reasoning`` uses the ``\\boxed{}`` prompts; ``judge``
+    (e.g. :func:`~infimed_lib.eval.judge.make_judge`) decides open questions; ``num_threads``
+    sets PyTorch's CPU threads while generating (0: unchanged). Writes the layout in this
+    module's docstring; the same inputs give byte-identical predictions and scores.
+    """
+    judge_id = None if judge is None else getattr(judge, "judge_id", type(judge).__name__)
+    config = EvalConfig(benchmarks={k: str(v) for k, v in dict(benchmarks).items()}, out_dir=str(out_dir),
+                        checkpoint_dir=str(checkpoint_dir), tokenizer_dir=str(tokenizer_dir), batch_size=batch_size,
+                        max_new_tokens=max_new_tokens, reasoning=reasoning, limit=limit, seed=seed,
+                        judge=judge_id, device=device, dtype=dtype, num_threads=num_threads)
+    return _run(config, judge)
+
+
+def evaluate_majority(benchmarks: Mapping[str, str | Path], out_dir: str | Path, *, limit: int | None = None,
+                      seed: int = 0) -> EvalResult:
+    """The majority-class baseline, written in :func:`evaluate`'s layout (Chapter 08)."""
+    config = EvalConfig(benchmarks={k: str(v) for k, v in dict(benchmarks).items()}, out_dir=str(out_dir),
+                        model="majority", limit=limit, seed=seed)
+    return _run(config)
+
+
+def eval_name(checkpoint_dir: str | Path) -> str:
+    """The evaluation folder name of a checkpoint: its stage folder ("runs/tiny/stage3/checkpoint" -> "stage3")."""
+    path = Path(checkpoint_dir)
+    return path.parent.name if path.name == "checkpoint" and path.parent.name else path.name
+
+
+def load_scores(eval_dir: str | Path) -> dict:
+    """``scores.json`` of a finished evaluation folder (Chapters 08-09)."""
+    path = require_path("eval_dir", eval_dir, "dir") / "scores.json"
+    if not path.exists():
+        raise ParameterError("eval_dir", f"{eval_dir} holds no scores.json; run evaluate() first")
+    return read_json(path)

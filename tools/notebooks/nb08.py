@@ -1,0 +1,252 @@
+"""Builds notebooks/08_evaluation.ipynb (no outputs). Run from the repository root:
+.venv/bin/python tools/notebooks/nb08.py"""
+import sys; sys.path.insert(0, "tools")
+from nbbuild import write_notebook
+
+cells = [
+("md", r"""
+# 08 · Evaluation on the seven benchmarks
+
+The paper scores every model of its Table 2 with MedEvalKit (section 5 and appendix A.4) on seven
+medical visual question answering benchmarks: the Health & Medicine part of MMMU, VQA-RAD, SLAKE,
+PathVQA, PMC-VQA, the open-access part of OmniMedVQA and the multimodal part of MedXpertQA. Three
+choices decide what a number in that table means:
+
+1. **The prompt.** Every question type gets its own closing instruction: answer with the option's
+   letter, say "yes" or "no", answer with a word or phrase, or answer concisely. A reasoning
+   variant asks for the final answer inside `\boxed{}` instead.
+2. **How an answer is read.** Closed questions (multiple choice, yes/no, short answers) are scored
+   by rules: find the letter or word the answer commits to and compare it with the gold answer.
+   Open questions go to an LLM judge, which says whether the answer means the same as the gold one.
+3. **The average.** The "Avg." column is the plain mean of the seven benchmark scores, so a
+   benchmark of a few hundred questions weighs as much as one of several thousand.
+
+This chapter evaluates the run's final model, after continual pretraining and the three SFT
+stages, with the same prompts and rules. They are re-implemented in `infimed_lib.eval` from
+MedEvalKit's documented behaviour and tested rule by rule, without the bugs listed in the
+reference notes (options listed twice for MedXpertQA, precision and recall swapped in its F1,
+closed questions of SLAKE counted twice when the judge is on). Every answer is written to a
+predictions file with its prompt, the raw text, the extracted answer and the verdict, so any
+score below can be audited line by line.
+
+In the default profile the benchmarks are the held-out miniature splits of the bundled corpus,
+written in each benchmark's published file layout; pointed at the real benchmark files
+(`benchmark_paths`) and a real checkpoint, the same code evaluates those. Two baselines put the
+numbers in perspective: a majority-class answerer and the model after continual pretraining only.
+"""),
+("params", r"""
+run_dir = "runs/tiny"  # folder for everything this run writes
+seed = 0  # seed of MMMU's random guess for answers it cannot parse
+corpus_dir = "runs/tiny/corpus"  # the corpus folder; its benchmarks/ sub-folder holds the held-out benchmarks
+checkpoint = ""  # the model to evaluate (a save_pretrained folder); "": <run_dir>/stage3/checkpoint, the final SFT stage
+tokenizer_dir = ""  # the run's tokenizer folder; "": <run_dir>/tokenizer
+pretrained_baseline = True  # also evaluate the model after continual pretraining only
+baseline_checkpoint = ""  # that model's folder; "": <run_dir>/stage0_cpt/checkpoint
+benchmarks_dir = ""  # folder with one sub-folder per benchmark; "": <corpus_dir>/benchmarks
+benchmark_paths = {}  # per-benchmark overrides, e.g. {"vqa-rad": "/data/VQA-RAD"} for the real files
+benchmarks = ["mmmu-med", "vqa-rad", "slake", "pathvqa", "pmc-vqa", "omnimedvqa", "medxpertqa-mm"]  # which to evaluate
+batch_size = 16  # prompts per generation batch
+max_new_tokens = {"multiple_choice": 8, "yes_no": 8, "closed": 16, "open": 32}  # answer budget per question type
+reasoning = False  # True: MedEvalKit's \boxed{} prompts (raise max_new_tokens, e.g. to 1024, for reasoning models)
+limit = 50  # evaluate the first N questions of each benchmark; None: all of them
+judge_base_url = ""  # OpenAI-compatible endpoint of the open-question judge; "": no judge (exact match decides)
+judge_model = "gpt-4.1"  # model served at judge_base_url (MedEvalKit's default judge)
+judge_api_key_env = "OPENAI_API_KEY"  # environment variable holding the judge's API key; "": send none
+device = "auto"  # auto (cuda if available) | cpu | cuda
+dtype = "auto"  # auto (bfloat16 on GPU, the checkpoint's own on CPU) | float32 | bfloat16
+num_threads = 1  # PyTorch CPU threads while generating; 0: PyTorch's default (one is fastest for the tiny model)
+"""),
+("code", r"""
+import math
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from myst_nb import glue
+
+from infimed_lib.common import atomic_write_json, read_jsonl
+from infimed_lib.data.benchmarks import load_benchmark
+from infimed_lib.eval import (MAJORITY_DEFINITION, benchmark_overview, compare_breakdown, eval_name, evaluate,
+                              evaluate_majority, example_prompts, make_judge, open_metrics_table, plot_scores,
+                              scores_table, unanswered_share)
+from infimed_lib.train import STAGE_DIRS
+
+run_dir = Path(run_dir)
+eval_dir = run_dir / "eval"
+eval_dir.mkdir(parents=True, exist_ok=True)
+checkpoint = checkpoint or str(run_dir / STAGE_DIRS["sft3"] / "checkpoint")
+baseline_checkpoint = baseline_checkpoint or str(run_dir / STAGE_DIRS["cpt"] / "checkpoint")
+tokenizer_dir = tokenizer_dir or str(run_dir / "tokenizer")
+benchmarks_dir = Path(benchmarks_dir or Path(corpus_dir) / "benchmarks")
+paths = {name: str(benchmark_paths.get(name, benchmarks_dir / name)) for name in benchmarks}
+judge = make_judge(judge_base_url, judge_model, judge_api_key_env)
+settings = dict(batch_size=batch_size, max_new_tokens=max_new_tokens, reasoning=reasoning, limit=limit,
+                seed=seed, device=device, dtype=dtype, num_threads=num_threads)
+final_name = eval_name(checkpoint)
+pd.set_option("display.max_colwidth", 120)
+print(f"model: {checkpoint}; judge: {judge.judge_id if judge else 'none (exact match decides open questions)'}")
+"""),
+("md", r"""
+## The benchmarks and their question types
+
+Each benchmark is read from its own published layout (parquet files for VQA-RAD, PathVQA and
+MMMU, JSON for SLAKE and OmniMedVQA, JSON Lines for MedXpertQA, CSV for PMC-VQA), and each
+question gets one of four types, following MedEvalKit: *multiple choice* when the benchmark gives
+options; *yes/no* when the gold answer is "yes" or "no"; *closed* for SLAKE's other CLOSED
+questions and MMMU's few questions without options, scored by exact match; *open* for the rest
+of VQA-RAD, PathVQA and SLAKE.
+"""),
+("code", r"""
+items = {name: load_benchmark(name, path, limit) for name, path in paths.items()}
+overview = benchmark_overview(items)
+glue("n_items", int(overview["items"].sum()), display=False)
+glue("n_benchmarks", len(overview), display=False)
+overview
+"""),
+("md", r"""
+We evaluate {glue:text}`n_items` questions from {glue:text}`n_benchmarks` benchmarks. Here is the
+first prompt of each kind, exactly as the model receives it in its user turn; `<image>` is where
+the image's visual tokens are spliced in. MMMU keeps its own "(A) text" layout, as MedEvalKit does.
+"""),
+("code", r"""
+example_prompts(items, reasoning)
+"""),
+("md", r"""
+## Evaluating the final model
+
+Generation is greedy, as in MedEvalKit. Prompts are batched: each batch holds one question type
+(each type has its own answer budget, `max_new_tokens`) and prompts of similar length, padded on
+the left so that every row's answer starts at the same position; the model keeps a key-value
+cache, so each new token costs one position, not the whole prompt again. A benchmark whose
+predictions already exist for the same checkpoint, items and settings is read back instead of
+being generated again.
+
+On a CPU the miniature model generates fastest on a single thread (`num_threads = 1`): its
+matrices are so small that each operation ends before a second thread pays off, and on a busy
+machine two threads that wait for each other at every operation are many times slower than one.
+"""),
+("code", r"""
+final = evaluate(checkpoint, tokenizer_dir, paths, eval_dir / final_name, judge=judge, **settings)
+print(f"read back from an earlier run: {final.resumed or 'nothing'}")
+scores_table({final_name: final.scores}).round(1)
+"""),
+("md", r"""
+## Two baselines
+
+A score means little without its floor. The **majority class** baseline needs no model: within
+each benchmark, question type and language, it always gives the most frequent gold answer. It
+knows each benchmark's answer distribution, which no model is told, so it is a generous floor:
+a model that beats it has used the image or the question. The **pretrained-only** model is the
+checkpoint after continual pretraining (chapter 04), before any instruction tuning: the same
+weights the SFT stages start from.
+"""),
+("code", r"""
+majority = evaluate_majority(paths, eval_dir / "majority", limit=limit, seed=seed)
+models = {final_name: final.scores, "majority class": majority.scores}
+if pretrained_baseline:
+    pretrained = evaluate(baseline_checkpoint, tokenizer_dir, paths, eval_dir / eval_name(baseline_checkpoint),
+                          judge=judge, **settings)
+    models["pretrained only"] = pretrained.scores
+print("majority class:", MAJORITY_DEFINITION)
+table = scores_table(models)
+ax = plot_scores(table, "Accuracy per benchmark (all questions): our model and two baselines")
+ax.figure.savefig(eval_dir / "scores.png", bbox_inches="tight", dpi=120)
+plt.show()
+table.round(1)
+"""),
+("md", r"""
+## Closed-ended questions: the miniature run's success criterion
+
+Without a judge, an open answer counts only when it matches the gold answer word for word, which
+says more about phrasing than about what the model saw. The closed questions have one right
+answer that rules can check, so the book's criterion for the miniature run is stated on them:
+the macro accuracy (the plain mean over benchmarks) on closed questions must beat the majority
+class by at least 10 points.
+"""),
+("code", r"""
+closed = scores_table(models, closed_only=True)
+ours_closed, majority_closed = closed.loc[final_name, "Avg."], closed.loc["majority class", "Avg."]
+margin = ours_closed - majority_closed
+pretrained_closed = closed.loc["pretrained only", "Avg."] if "pretrained only" in closed.index else math.nan
+pretrained_silent = 100 * unanswered_share(models["pretrained only"]) if "pretrained only" in models else math.nan
+glue("closed_ours", ours_closed, display=False)
+glue("closed_majority", majority_closed, display=False)
+glue("closed_pretrained", pretrained_closed, display=False)
+glue("closed_margin", margin, display=False)
+glue("pretrained_unanswered", pretrained_silent, display=False)
+glue("final_unanswered", 100 * unanswered_share(final.scores), display=False)
+glue("criterion_verdict", "meets" if margin >= 10 else "does not meet", display=False)
+closed.round(1)
+"""),
+("md", r"""
+On closed questions the final model reaches a macro accuracy of {glue:text}`closed_ours:.1f`%,
+against {glue:text}`closed_majority:.1f`% for the majority class and
+{glue:text}`closed_pretrained:.1f`% for the pretrained-only model. The margin over the majority
+class is {glue:text}`closed_margin:.1f` points, so this run {glue:text}`criterion_verdict` the
+criterion of at least 10 points.
+
+Part of any gap to the pretrained-only model is format rather than knowledge: it was trained to
+continue captions and documents, not to answer in a required format, and an answer that commits
+to no option, letter or yes/no counts as wrong. {glue:text}`pretrained_unanswered:.1f`% of its
+answers commit to nothing the rules can read, against {glue:text}`final_unanswered:.1f`% for the
+final model.
+
+## Where the points come from: question types and modalities
+
+The same accuracies split by question type, for each model, with the number of questions:
+"""),
+("code", r"""
+compare_breakdown(models, "question_type").round(1)
+"""),
+("md", r"""
+Three benchmarks record the imaging modality of each question (SLAKE, OmniMedVQA and MMMU's image
+types). OmniMedVQA's per-modality scores are the breakdown its authors report; in the miniature
+benchmarks the modalities are the ones the corpus draws (CT, MRI, X-ray, histopathology,
+dermoscopy, and real DICOM scans).
+"""),
+("code", r"""
+compare_breakdown(models, "modality").round(1)
+"""),
+("md", r"""
+## Open questions
+
+For open questions we report, besides the verdict, the token-overlap scores MedEvalKit reports:
+exact match, token precision, recall and F1, and BLEU-1, computed on normalised text (lower case,
+no punctuation or articles). With `judge_base_url` set, the judge decides correctness and the
+`judged` column counts the answers it ruled on; a failed judge call keeps the exact-match verdict.
+"""),
+("code", r"""
+open_table = open_metrics_table(final.scores)
+if judge is not None:
+    print("judge:", judge.stats())
+open_table.round(3)
+"""),
+("md", r"""
+## Auditing the verdicts
+
+Every line of a predictions file holds what is needed to check its verdict by hand: the prompt,
+the model's raw response, what the rules extracted from it, the gold answer and the verdict.
+One example of each verdict from the final model:
+"""),
+("code", r"""
+records = pd.DataFrame([r for path in final.predictions.values() for r in read_jsonl(path)])
+columns = ["benchmark", "id", "question_type", "response", "extracted", "gold", "verdict"]
+records.groupby("verdict", sort=True).head(1)[columns]
+"""),
+("md", r"""
+Finally, the chapter's headline numbers are written to `eval/metrics.json`; each model's own
+folder under `eval/` holds its `scores.json`, `config.json` and one `predictions.jsonl` per
+benchmark, which chapter 09 reads back instead of generating the answers again.
+"""),
+("code", r"""
+metrics = {"model": final_name, "average": final.scores["average"],
+           "closed_macro_accuracy": float(ours_closed) / 100,
+           "majority_closed_macro_accuracy": float(majority_closed) / 100,
+           "pretrained_closed_macro_accuracy": None if math.isnan(pretrained_closed) else float(pretrained_closed) / 100,
+           "closed_margin_points": float(margin), "criterion_met": bool(margin >= 10),
+           "questions": int(overview["items"].sum())}
+atomic_write_json(eval_dir / "metrics.json", metrics)
+metrics
+"""),
+]
+write_notebook("notebooks/08_evaluation.ipynb", cells)
