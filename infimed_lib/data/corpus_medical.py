@@ -146,16 +146,30 @@ def qa_parts(rng: np.random.Generator, slot: dict, ctx: Context) -> tuple[Image.
     return image, attrs, qa
 
 
-def qa_draft(rng: np.random.Generator, slot: dict, ctx: Context, p_suffix: float = 0.5) -> tuple[Draft, QA]:
-    """A one-turn VQA sample for ``slot``; its wrong_fact variant gives the plausible wrong answer (Chapter 00)."""
+def qa_draft(rng: np.random.Generator, slot: dict, ctx: Context, p_formatted: float = 0.8) -> tuple[Draft, QA]:
+    """A one-turn VQA sample for ``slot``; its wrong_fact variant gives the plausible wrong answer (Chapter 00).
+
+    Most samples (``p_formatted``) ask in the evaluation's own prompt format (MedEvalKit's, built
+    by ``eval.prompts.build_prompt``) and answer as that format asks: the letter, yes/no, a short
+    phrase. This is also what ``data.loaders.benchmark_items_to_samples`` makes of a real VQA
+    training split. The rest keep the LLaVA-style layout (options inline, "B. text" answers), so
+    the model also meets other phrasings.
+    """
+    from infimed_lib.data.benchmarks import BenchmarkItem
+    from infimed_lib.eval.prompts import build_prompt
+
     image, attrs, qa = qa_parts(rng, slot, ctx)
-    suffix_key = {"yes_no": "yes_no", "multiple_choice": "multiple_choice"}.get(qa.question_type, "short")
-    with_suffix = qa.lang == "en" and rng.uniform() < p_suffix
-    question = format_mc(qa) if qa.options else qa.question
-    human = "<image>\n" + question + ("\n" + SUFFIX[suffix_key] if with_suffix else "")
+    formatted = rng.uniform() < p_formatted
+    if formatted:
+        item = BenchmarkItem(benchmark="vqa-rad", id="train", question=qa.question, images=[image],
+                             options=dict(qa.options), answer=qa.answer, question_type=qa.question_type,
+                             lang=qa.lang)
+        human = build_prompt(item)
+    else:
+        human = "<image>\n" + (format_mc(qa) if qa.options else qa.question)
 
     def say(answer: str) -> list[dict]:
-        if qa.options and not with_suffix:
+        if qa.options and not formatted:
             answer = f"{answer}. {qa.options[answer]}"
         return [{"from": "human", "value": human}, {"from": "gpt", "value": answer}]
     meta = meta_for(attrs, question_type=qa.question_type)

@@ -148,10 +148,10 @@ def sft_cells(stem, spec):
     defaults = {
         "sft1": ('{"mammoth-vl-mini": 600}', "None"),
         "sft2": ('{"mammoth-vl-mini-filtered": 200, "vqa-rad-mini": 0.5, "slake-mini": 0.5, "pathvqa-mini": 0.5, '
-                 '"pmc-vqa-mini": 0.5, "pubmedvision-instruct-mini": 0.3, "llava-med-instruct-mini": 0.3, '
+                 '"pmc-vqa-mini": 0.5, "pubmedvision-instruct-mini": 0.2, "llava-med-instruct-mini": 0.2, '
                  '"vqa-med-2019-mini": 1.0}', "None"),
         "sft3": ('{"mammoth-vl-mini-filtered": 100, "vqa-rad-mini": 1.0, "slake-mini": 1.0, "pathvqa-mini": 1.0, '
-                 '"pmc-vqa-mini": 1.0, "pubmedvision-instruct-mini": 1.0, "llava-med-instruct-mini": 1.0}', "80"),
+                 '"pmc-vqa-mini": 1.0, "pubmedvision-instruct-mini": 1.0, "llava-med-instruct-mini": 1.0}', "100"),
     }[spec["stage"]]
     stage = spec["stage"]
     return [
@@ -165,9 +165,9 @@ balance_to = {defaults[1]}  # cap every medical source at this many samples (sta
 keep_list = "runs/tiny/curation/keep_list.json"  # curation keep-list; sources not on it are skipped; empty keeps all
 init_from = ""  # checkpoint to start from; empty means the previous stage checkpoint
 output_dir = ""  # where this stage writes; empty means the standard stage folder
-global_batch_size = 8  # samples per optimizer step (paper: 128)
+global_batch_size = 4  # samples per optimizer step (paper: 128)
 micro_batch_size = 4  # samples per forward pass on each device
-learning_rate = 0.0005  # peak learning rate (paper: 2e-5 for pretrained Qwen3; the tiny model needs more)
+learning_rate = 0.001  # peak learning rate (paper: 2e-5 for pretrained Qwen3; the tiny model starts from scratch)
 weight_decay = 0.01  # AdamW weight decay (Table 5; Appendix A.5 says 0.1, see chapter 00)
 warmup_ratio = 0.03  # share of steps with linear warm-up (Table 5)
 num_epochs = 1  # passes over the mixture (paper: 1 per stage)
