@@ -1,5 +1,5 @@
 """Builds notebooks/02_packing.ipynb (no outputs). Run from the repository root:
-.venv/bin/python /tmp/p3_nb02.py   (suggested home: tools/notebooks/nb02.py)"""
+.venv/bin/python tools/notebooks/nb02.py"""
 import sys; sys.path.insert(0, "tools")
 from nbbuild import write_notebook
 
@@ -35,7 +35,7 @@ usual loop over all open bins for every sample grows with samples x bins.
 ("params", r"""
 run_dir = "runs/tiny"  # folder for everything this run writes
 corpus_dir = "runs/tiny/corpus"  # the corpus folder written by chapter 00
-tokenizer_dir = "runs/tiny/tokenizer"  # the tokenizer chapter 00 saved (ours, or a copy of Qwen3's)
+tokenizer_dir = ""  # the tokenizer chapter 00 saved; empty means run_dir/tokenizer
 seed = 0  # seed of the mixture sampling and of the synthetic lengths
 cpt_mixture = {"datacomp-mini": 1.0, "ccs-mini": 1.0, "obelics-mini": 1.0, "mmc4-mini": 1.0, "llava-med-60k-im-text-mini": 1.0, "llava-med-alignment-mini": 1.0, "medtrinity-mini": 1.0, "pubmedvision-alignment-mini": 1.0, "roco-mini": 1.0, "rocov2-mini": 1.0}  # continual-pretraining mixture: source -> fraction or count (Table 4)
 capacity = 4096  # tokens per packed row (paper section 3.3)
@@ -71,7 +71,7 @@ keep_list = run_dir / "curation" / "keep_list.json"
 config = PackingConfig(capacity=capacity, num_visual_tokens=num_visual_tokens_pretrain, template=template,
                        overlong=overlong, bins_per_shard=shard_bins)
 spec = MixtureSpec.from_dict(cpt_mixture, name="cpt_mixture", seed=seed)
-tokenizer = load_tokenizer(tokenizer_dir)
+tokenizer = load_tokenizer(tokenizer_dir or f"{run_dir}/tokenizer")
 out_dir.mkdir(parents=True, exist_ok=True)
 write_config(config, out_dir)
 write_config(spec, out_dir, "mixture.json")

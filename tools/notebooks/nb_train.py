@@ -162,7 +162,7 @@ corpus_dir = "runs/tiny/corpus"  # the corpus the mixture is drawn from
 seed = 0  # seed of the mixture sampling and the data order
 mixture = {defaults[0]}  # source: fraction (float) or count (int); a -filtered suffix drops refusals (Table 4)
 balance_to = {defaults[1]}  # cap every medical source at this many samples (stage 3's balancing), or None
-keep_list = "runs/tiny/curation/keep_list.json"  # curation keep-list; sources not on it are skipped; empty keeps all
+keep_list = ""  # curation keep-list; sources not on it are skipped; empty means run_dir/curation/keep_list.json if present
 init_from = ""  # checkpoint to start from; empty means the previous stage checkpoint
 output_dir = ""  # where this stage writes; empty means the standard stage folder
 global_batch_size = 4  # samples per optimizer step (paper: 128)
@@ -184,6 +184,7 @@ from infimed_lib.train import load_metrics, stage_config
 from infimed_lib.train.stages import launch_stage, prepare_mixture
 
 paths = {{k: v for k, v in dict(init_from=init_from, output_dir=output_dir).items() if v}}
+keep_list = keep_list or f"{{run_dir}}/curation/keep_list.json"
 config = stage_config("{stage}", run_dir, seed=seed, global_batch_size=global_batch_size,
                       micro_batch_size=micro_batch_size, learning_rate=learning_rate, weight_decay=weight_decay,
                       warmup_ratio=warmup_ratio, num_epochs=num_epochs, num_visual_tokens=num_visual_tokens,
