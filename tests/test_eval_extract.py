@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import random
-from types import SimpleNamespace
 
 import pytest
 from hypothesis import given, settings
@@ -12,21 +11,12 @@ from infimed_lib.common import ParameterError
 from infimed_lib.eval.extract import extract_choice, parse_response
 from infimed_lib.eval.mmmu import item_seed, parse_multi_choice_response
 from infimed_lib.eval.prompts import build_prompt, instruction, prompt_images
+from eval_items import make_item
 
 MODALITY = {"A": "CT scan", "B": "MRI", "C": "X-ray", "D": "Ultrasound"}
 YES_NO = {"A": "Yes", "B": "No"}
 
 
-def make_item(**fields):
-    """A BenchmarkItem when the data package has one, else a look-alike (duck typing)."""
-    base = dict(benchmark="vqa-rad", id="q1", question="What is shown?", images=["img.png"], options={},
-                answer="", question_type="open", lang="en", modality="CT", meta={})
-    base.update(fields)
-    try:
-        from infimed_lib.data.benchmarks import BenchmarkItem
-    except ImportError:
-        return SimpleNamespace(**base)
-    return BenchmarkItem(**base)
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,6 @@ import math
 import os
 import subprocess
 import sys
-from types import SimpleNamespace
 
 import pytest
 
@@ -13,18 +12,9 @@ from infimed_lib.common import ParameterError
 from infimed_lib.eval.metrics import TokenScores, bleu1, exact_match, normalize_answer, token_scores
 from infimed_lib.eval.prompts import build_prompt
 from infimed_lib.eval.scoring import aggregate, score_item, score_items
+from eval_items import make_item
 
 
-def make_item(**fields):
-    """A BenchmarkItem when the data package has one, else a look-alike (duck typing)."""
-    base = dict(benchmark="vqa-rad", id="q1", question="What is shown?", images=["img.png"], options={},
-                answer="", question_type="open", lang="en", modality="CT", meta={})
-    base.update(fields)
-    try:
-        from infimed_lib.data.benchmarks import BenchmarkItem
-    except ImportError:
-        return SimpleNamespace(**base)
-    return BenchmarkItem(**base)
 
 
 @pytest.mark.parametrize(
