@@ -50,13 +50,13 @@ from infimed_lib.report import load_paper_table, paper_table_source, plot_ablati
 from infimed_lib.report import plot_main_results, plot_pipeline
 from infimed_lib.report.overview import corpus_summary, first_sample, plot_corpus_gallery, profile_comparison
 
-run_dir = Path(run_dir)
-out_dir = run_dir / "overview"
-out_dir.mkdir(parents=True, exist_ok=True)
 if generate_corpus:
     corpus = ensure_corpus(corpus_dir, seed=seed, scale=corpus_scale)
 else:
     corpus = require_path("corpus_dir", corpus_dir, "dir")
+run_dir = Path(run_dir)
+out_dir = run_dir / "overview"
+out_dir.mkdir(parents=True, exist_ok=True)
 pd.set_option("display.max_colwidth", 120)
 """),
 ("md", r"""
