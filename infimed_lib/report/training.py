@@ -61,3 +61,16 @@ def plot_throughput(table: pd.DataFrame, value: str, label: str, title: str, ax=
     ax.set_ylabel(label)
     ax.set_title(title)
     return ax
+
+
+def stage_outcome(result, title: str):
+    """A finished stage's metrics, its loss drop and its loss-curve figure (saved as loss.png).
+
+    Chapters 04-07 show every stage the same way; returns ``(frame, drop, ax)``.
+    """
+    from infimed_lib.train.metrics import load_metrics
+
+    frame = load_metrics(result.metrics_path)
+    ax = plot_training(frame, title)
+    ax.figure.savefig(f"{result.output_dir}/loss.png", bbox_inches="tight", dpi=110)
+    return frame, loss_drop(frame), ax

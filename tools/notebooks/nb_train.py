@@ -85,8 +85,8 @@ import pandas as pd
 from myst_nb import glue
 
 from infimed_lib.common import atomic_write_json
-from infimed_lib.report.training import loss_drop, plot_throughput, plot_training
-from infimed_lib.train import load_metrics, stage_config
+from infimed_lib.report.training import plot_throughput, stage_outcome
+from infimed_lib.train import stage_config
 from infimed_lib.train.stages import launch_stage
 
 config = stage_config("cpt", run_dir, seed=seed, global_batch_size=global_batch_size,
@@ -99,13 +99,10 @@ pd.Series(config.to_dict(), name="value").to_frame()
         ("md", "## Training\n\nOne pass over the packed shards; the metrics file grows one line per optimizer step."),
         ("code", r'''
 result = launch_stage(config, launcher, accelerate_config, num_processes)
-frame = load_metrics(result.metrics_path)
-drop = loss_drop(frame)
+frame, drop, ax = stage_outcome(result, "Continual pretraining (packed rows, 144 tokens per image)")
 glue("cpt_first_loss", drop["first_loss"], display=False)
 glue("cpt_last_loss", drop["last_loss"], display=False)
 glue("cpt_steps", len(frame), display=False)
-ax = plot_training(frame, "Continual pretraining (packed rows, 144 tokens per image)")
-ax.figure.savefig(f"{config.output_dir}/loss.png", bbox_inches="tight", dpi=110)
 plt.show()
 '''),
         ("md", r"""
@@ -179,8 +176,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from myst_nb import glue
 
-from infimed_lib.report.training import loss_drop, plot_training
-from infimed_lib.train import load_metrics, stage_config
+from infimed_lib.report.training import stage_outcome
+from infimed_lib.train import stage_config
 from infimed_lib.train.stages import launch_stage, prepare_mixture
 
 paths = {{k: v for k, v in dict(init_from=init_from, output_dir=output_dir).items() if v}}
@@ -202,13 +199,10 @@ mixture_built.table()
         ("md", "## Training"),
         ("code", f'''
 result = launch_stage(config, launcher, accelerate_config, num_processes)
-frame = load_metrics(result.metrics_path)
-drop = loss_drop(frame)
+frame, drop, ax = stage_outcome(result, "{spec['title'][5:]}")
 glue("{stage}_first_loss", drop["first_loss"], display=False)
 glue("{stage}_last_loss", drop["last_loss"], display=False)
 glue("{stage}_steps", len(frame), display=False)
-ax = plot_training(frame, "{spec['title'][5:]}")
-ax.figure.savefig(f"{{config.output_dir}}/loss.png", bbox_inches="tight", dpi=110)
 plt.show()
 '''),
         ("md", f'''
