@@ -30,7 +30,7 @@ BOOK_CHAPTERS = Path("book/chapters")
 # Files whose content is wall-clock time by nature; everything else must be reproducible.
 TIMING_MARKERS = ("timing", "throughput", "benchmark_times")
 # Keys of JSON/JSONL records that hold wall-clock measurements (seconds, rates); compare skips them.
-TIMING_KEY = re.compile(r"(_per_s|_time_s|elapsed_s|_seconds|wall_time_s|_ms)$")
+TIMING_KEY = re.compile(r"(_per_s|_time_s|elapsed_s|_seconds|wall_time_s|_ms|\((ms|s)\))$")
 
 
 class NotebookFailed(RuntimeError):

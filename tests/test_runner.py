@@ -128,3 +128,10 @@ def test_check_sources_flags_comments_papermill_cannot_parse(tmp_path):
     make_notebook(tmp_path / "00_x.ipynb", 'a = ""  # fine\nb = ""  # empty ("" = keep all)', "print(a)")
     problems = runner.check_sources(tmp_path)
     assert any("parameter 'b'" in p for p in problems) and not any("parameter 'a'" in p for p in problems)
+
+
+def test_compare_skips_keys_that_name_a_time_unit(tmp_path):
+    for name, ms in (("a", 14.9), ("b", 137.6)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "metrics.json").write_text(f'{{"forward (ms)": {ms}, "parameters": 10}}')
+    assert runner.main(["compare", str(tmp_path / "a"), str(tmp_path / "b")]) == 0

@@ -11,8 +11,8 @@ from infimed_lib.train.stages import launch_command, launch_stage, prepare_mixtu
 @pytest.fixture
 def corpus(tmp_path):
     (tmp_path / "corpus" / "sources").mkdir(parents=True)
-    rows = [{"id": f"m-{i}", "source": "med-mini", "domain": "medical", "images": [],
-             "conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}], "meta": {}}
+    rows = [{"id": f"m-{i}", "source": "med-mini", "domain": "medical", "images": ["images/a.png"],
+             "conversations": [{"from": "human", "value": "<image>\nq"}, {"from": "gpt", "value": "a"}], "meta": {}}
             for i in range(30)]
     (tmp_path / "corpus" / "sources" / "med-mini.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return tmp_path
@@ -43,3 +43,11 @@ def test_launch_commands(tmp_path):
         launch_command(tmp_path / "c.json", "cpt", "accelerate", "nope")
     with pytest.raises(ParameterError, match="launcher"):
         launch_stage(stage_config("cpt", tmp_path), launcher="slurm")
+
+
+def test_mixture_file_is_independent_of_the_checkout_location(corpus):
+    config = stage_config("sft1", corpus / "run")
+    prepare_mixture(config, {"med-mini": 5}, corpus / "corpus", "", seed=0)
+    rows = read_jsonl(config.data_path)
+    assert config.image_root == str(corpus / "corpus")
+    assert all(not ref.startswith("/") for row in rows for ref in row["images"])

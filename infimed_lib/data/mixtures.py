@@ -74,16 +74,17 @@ def load_keep_list(path: str | Path | None) -> set[str] | None:
     return set(data["keep"])
 
 
-def load_source(corpus_dir: str | Path, source: str) -> list[dict]:
-    """All samples of one source with absolute image paths."""
+def load_source(corpus_dir: str | Path, source: str, absolute_images: bool = True) -> list[dict]:
+    """All samples of one source; image paths made absolute unless ``absolute_images`` is False."""
     corpus_dir = Path(corpus_dir)
     path = corpus_dir / "sources" / f"{source}.jsonl"
     if not path.exists():
         known = sorted(p.stem for p in (corpus_dir / "sources").glob("*.jsonl"))
         raise ParameterError("mixture", f"unknown source {source!r} in {corpus_dir} (known: {known})")
     samples = read_jsonl(path)
-    for sample in samples:
-        sample["images"] = [_absolute(ref, corpus_dir) for ref in sample.get("images", [])]
+    if absolute_images:
+        for sample in samples:
+            sample["images"] = [_absolute(ref, corpus_dir) for ref in sample.get("images", [])]
     return samples
 
 
@@ -93,15 +94,20 @@ def _absolute(ref: str, root: Path) -> str:
     return str((root / ref).resolve())
 
 
-def build_mixture(spec: MixtureSpec, corpus_dir: str | Path, keep_list: str | Path | set | None = None) -> Mixture:
-    """Select a stage's samples from the corpus, seeded; shuffled in a fixed order."""
+def build_mixture(spec: MixtureSpec, corpus_dir: str | Path, keep_list: str | Path | set | None = None,
+                  absolute_images: bool = True) -> Mixture:
+    """Select a stage's samples from the corpus, seeded; shuffled in a fixed order.
+
+    With ``absolute_images=False`` image paths stay relative to ``corpus_dir``, so a written
+    mixture is the same file wherever the checkout lives (the trainer takes ``image_root``).
+    """
     corpus_dir = require_path("corpus_dir", corpus_dir, "dir")
     keep = keep_list if isinstance(keep_list, set) or keep_list is None else load_keep_list(keep_list)
     rng = random.Random(spec.seed)
     mixture = Mixture(samples=[])
     for name, amount in spec.sources.items():
         base = name[: -len(FILTERED_SUFFIX)] if name.endswith(FILTERED_SUFFIX) else name
-        pool = load_source(corpus_dir, base)
+        pool = load_source(corpus_dir, base, absolute_images)
         if name.endswith(FILTERED_SUFFIX):
             pool = [s for s in pool if not s.get("meta", {}).get("refusal")]
         mixture.available[name] = len(pool)

@@ -23,12 +23,17 @@ ACCELERATE_CONFIGS = Path(__file__).parent / "accelerate_configs"
 
 def prepare_mixture(config: TrainConfig, mixture: dict, corpus_dir: str, keep_list: str = "",
                     balance_to: int | None = None, seed: int = 0) -> Mixture:
-    """Build an SFT stage's mixture (Table 4) and write it where the trainer reads it. Chapters 05-07."""
+    """Build an SFT stage's mixture (Table 4) and write it where the trainer reads it. Chapters 05-07.
+
+    Sets ``config.image_root`` to the corpus, against which the mixture's image paths resolve.
+    """
     spec = MixtureSpec(dict(mixture), balance_to, seed, name=f"{config.stage}_mixture")
     keep = keep_list if keep_list and Path(keep_list).exists() else None
-    built = build_mixture(spec, corpus_dir, keep)
+    # Relative image paths + image_root keep mixture.jsonl identical across checkouts.
+    built = build_mixture(spec, corpus_dir, keep, absolute_images=False)
     if not built.samples:
         raise ParameterError(f"{config.stage}_mixture", "selects no samples")
+    config.image_root = str(corpus_dir)
     atomic_write_jsonl(config.data_path, built.samples)
     return built
 
