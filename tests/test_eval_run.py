@@ -216,3 +216,11 @@ def test_cpu_threads_are_restored_and_bad_counts_refused(world, tmp_path):
     assert torch.get_num_threads() == before
     with pytest.raises(ParameterError, match="num_threads"):
         _run(world, tmp_path / "t", num_threads=-1)
+
+
+def test_benchmark_folders_default_to_the_corpus_and_take_overrides(tmp_path):
+    from infimed_lib.eval import benchmark_folders
+
+    paths = benchmark_folders(["vqa-rad", "slake"], tmp_path, "", {"slake": "/data/SLAKE"})
+    assert paths == {"vqa-rad": str(tmp_path / "benchmarks" / "vqa-rad"), "slake": "/data/SLAKE"}
+    assert benchmark_folders(["vqa-rad"], tmp_path, "/b")["vqa-rad"] == "/b/vqa-rad"

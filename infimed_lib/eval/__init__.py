@@ -10,7 +10,8 @@ from infimed_lib.eval.baselines import MAJORITY_DEFINITION, majority_answers, ma
 from infimed_lib.eval.extract import extract_choice, parse_response
 from infimed_lib.eval.judge import LLMJudge, make_judge, parse_judge_reply
 from infimed_lib.eval.prompts import build_prompt, prompt_images
-from infimed_lib.eval.run import EvalConfig, EvalResult, eval_name, evaluate, evaluate_majority, load_scores
+from infimed_lib.eval.run import (EvalConfig, EvalResult, benchmark_folders, eval_name, evaluate, evaluate_majority,
+                                  load_scores)
 from infimed_lib.eval.scoring import score_item, score_items
 from infimed_lib.eval.summary import (CLOSED_TYPES, benchmark_overview, breakdown_table, compare_breakdown,
                                       example_prompts, open_metrics_table, plot_scores, scores_table,
@@ -18,7 +19,7 @@ from infimed_lib.eval.summary import (CLOSED_TYPES, benchmark_overview, breakdow
 
 __all__ = [
     "CLOSED_TYPES", "EvalConfig", "EvalResult", "LLMJudge", "MAJORITY_DEFINITION", "aggregate", "benchmark_overview",
-    "breakdown_table", "build_prompt", "compare_breakdown", "eval_name", "evaluate", "evaluate_majority", "example_prompts",
+    "benchmark_folders", "breakdown_table", "build_prompt", "compare_breakdown", "eval_name", "evaluate", "evaluate_majority", "example_prompts",
     "extract_choice", "load_scores", "majority_answers", "majority_responses", "make_judge", "open_metrics_table",
     "parse_judge_reply", "parse_response", "plot_scores", "prompt_images", "score_item", "score_items",
     "scores_table", "summarize_records", "unanswered_share",

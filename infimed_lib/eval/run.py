@@ -264,3 +264,12 @@ def load_scores(eval_dir: str | Path) -> dict:
     if not path.exists():
         raise ParameterError("eval_dir", f"{eval_dir} holds no scores.json; run evaluate() first")
     return read_json(path)
+
+
+def benchmark_folders(benchmarks, corpus_dir: str | Path, benchmarks_dir: str | Path = "",
+                      overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Where each benchmark's files are: an override, else ``<benchmarks_dir>/<name>`` with
+    ``benchmarks_dir`` defaulting to the corpus's ``benchmarks/`` folder. Chapters 08-09."""
+    root = Path(benchmarks_dir or Path(corpus_dir) / "benchmarks")
+    overrides = overrides or {}
+    return {name: str(overrides.get(name, root / name)) for name in benchmarks}

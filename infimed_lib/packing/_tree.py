@@ -40,9 +40,14 @@ def tree_find(values, offsets, need):
     top = offsets.size - 2
     if values[offsets[top]] < need:
         return -1
-    node = 0
-    for level in range(top - 1, -1, -1):
-        base = offsets[level] + node * FANOUT
+    return _descend(values, offsets, need, top, 0)
+
+
+@njit(cache=True)
+def _descend(values, offsets, need, level, node):
+    """From ``node`` at ``level`` (whose subtree has room), down to its first leaf with room."""
+    for below in range(level - 1, -1, -1):
+        base = offsets[below] + node * FANOUT
         child = 0
         while values[base + child] < need:
             child += 1
@@ -102,13 +107,6 @@ def tree_find_after(values, offsets, need, leaf):
         base = offsets[level] + (node // FANOUT) * FANOUT
         for child in range(node % FANOUT + 1, FANOUT):
             if values[base + child] >= need:
-                node = (node // FANOUT) * FANOUT + child
-                for down in range(level - 1, -1, -1):
-                    below = offsets[down] + node * FANOUT
-                    child = 0
-                    while values[below + child] < need:
-                        child += 1
-                    node = node * FANOUT + child
-                return node
+                return _descend(values, offsets, need, level, (node // FANOUT) * FANOUT + child)
         node //= FANOUT
     return -1

@@ -66,7 +66,7 @@ from myst_nb import glue
 
 from infimed_lib.common import atomic_write_json, read_jsonl
 from infimed_lib.data.benchmarks import load_benchmark
-from infimed_lib.eval import (MAJORITY_DEFINITION, benchmark_overview, compare_breakdown, eval_name, evaluate,
+from infimed_lib.eval import (MAJORITY_DEFINITION, benchmark_folders, benchmark_overview, compare_breakdown, eval_name, evaluate,
                               evaluate_majority, example_prompts, make_judge, open_metrics_table, plot_scores,
                               scores_table, unanswered_share)
 from infimed_lib.train import STAGE_DIRS
@@ -77,8 +77,7 @@ eval_dir.mkdir(parents=True, exist_ok=True)
 checkpoint = checkpoint or str(run_dir / STAGE_DIRS["sft3"] / "checkpoint")
 baseline_checkpoint = baseline_checkpoint or str(run_dir / STAGE_DIRS["cpt"] / "checkpoint")
 tokenizer_dir = tokenizer_dir or str(run_dir / "tokenizer")
-benchmarks_dir = Path(benchmarks_dir or Path(corpus_dir) / "benchmarks")
-paths = {name: str(benchmark_paths.get(name, benchmarks_dir / name)) for name in benchmarks}
+paths = benchmark_folders(benchmarks, corpus_dir, benchmarks_dir, benchmark_paths)
 judge = make_judge(judge_base_url, judge_model, judge_api_key_env)
 settings = dict(batch_size=batch_size, max_new_tokens=max_new_tokens, reasoning=reasoning, limit=limit,
                 seed=seed, device=device, dtype=dtype, num_threads=num_threads)

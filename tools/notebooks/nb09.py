@@ -61,7 +61,7 @@ from IPython.display import display
 from myst_nb import glue
 
 from infimed_lib.common import ParameterError, atomic_write_json
-from infimed_lib.eval import eval_name, evaluate, evaluate_majority, make_judge
+from infimed_lib.eval import benchmark_folders, eval_name, evaluate, evaluate_majority, make_judge
 from infimed_lib.report.ablation import (COMBINATIONS, ablation_side_by_side, ablation_table, effect_agreement,
                                          macro_standard_error, main_results_table, percent_row,
                                          plot_ablation_comparison, plot_loss_comparison, plot_main_comparison,
@@ -80,8 +80,7 @@ stage2_checkpoint = stage2_checkpoint or str(stage_dir["sft2"] / "checkpoint")
 stage3_checkpoint = stage3_checkpoint or str(stage_dir["sft3"] / "checkpoint")
 stage3_config = stage3_config or str(stage_dir["sft3"] / "config.json")
 tokenizer_dir = tokenizer_dir or str(run_dir / "tokenizer")
-benchmarks_dir = Path(benchmarks_dir or Path(corpus_dir) / "benchmarks")
-paths = {name: str(benchmark_paths.get(name, benchmarks_dir / name)) for name in benchmarks}
+paths = benchmark_folders(benchmarks, corpus_dir, benchmarks_dir, benchmark_paths)
 judge = make_judge(judge_base_url, judge_model, judge_api_key_env)
 settings = dict(batch_size=batch_size, max_new_tokens=max_new_tokens, reasoning=reasoning, limit=limit,
                 seed=seed, device=device, dtype=dtype, num_threads=num_threads)
