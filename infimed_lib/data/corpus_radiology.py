@@ -48,6 +48,25 @@ def _geometry(rng: np.random.Generator) -> tuple[float, float, float]:
     return SIZE / 2 + rng.uniform(-3, 3), SIZE / 2 + rng.uniform(-3, 3), rng.uniform(0.93, 1.05)
 
 
+# Grey level of each trunk organ: CT shows air dark and soft tissue mid-grey; MRI (T2-like) shows
+# fluid bright. The layout is the same in both; only the contrast differs.
+CT_ORGANS = {"lung": 12, "heart": 125, "liver": 130, "stomach": 20, "kidney": 140}
+MRI_ORGANS = {"lung": 8, "heart": 50, "liver": 60, "stomach": 215, "kidney": 170}
+
+
+def _trunk_organs(img: np.ndarray, part: str, cx: float, cy: float, s: float, shades: dict) -> np.ndarray:
+    """Lungs and heart (chest) or liver, stomach and kidneys (abdomen) at one modality's grey levels."""
+    if part == "chest":
+        for side in (-1, 1):
+            img = paint(img, ellipse(cx + side * 18 * s, cy - 2, 14 * s, 20 * s), shades["lung"])
+        return paint(img, ellipse(cx + 3, cy + 3, 10 * s, 9 * s), shades["heart"])
+    img = paint(img, ellipse(cx - 14 * s, cy - 5, 16 * s, 13 * s), shades["liver"])
+    img = paint(img, ellipse(cx + 15 * s, cy - 8, 8 * s, 6 * s), shades["stomach"])
+    for side in (-1, 1):
+        img = paint(img, ellipse(cx + side * 14 * s, cy + 12 * s, 5 * s, 7 * s), shades["kidney"])
+    return img
+
+
 def _ct(attrs: dict, rng: np.random.Generator) -> np.ndarray:
     cx, cy, s = _geometry(rng)
     img = np.zeros((SIZE, SIZE), np.float32)
@@ -65,15 +84,7 @@ def _ct(attrs: dict, rng: np.random.Generator) -> np.ndarray:
         img = paint(img, ring(cx, cy, rx, ry, 3), 70)
         img = paint(img, ring(cx, cy, rx - 4, ry - 4, 2), 200)
         img = paint(img, ellipse(cx, cy + ry - 9 * s, 5 * s, 5 * s), 240)
-        if part == "chest":
-            for side in (-1, 1):
-                img = paint(img, ellipse(cx + side * 18 * s, cy - 2, 14 * s, 20 * s), 12)
-            img = paint(img, ellipse(cx + 3, cy + 3, 10 * s, 9 * s), 125)
-        else:
-            img = paint(img, ellipse(cx - 14 * s, cy - 5, 16 * s, 13 * s), 130)
-            img = paint(img, ellipse(cx + 15 * s, cy - 8, 8 * s, 6 * s), 20)
-            for side in (-1, 1):
-                img = paint(img, ellipse(cx + side * 14 * s, cy + 12 * s, 5 * s, 7 * s), 140)
+        img = _trunk_organs(img, part, cx, cy, s, CT_ORGANS)
     else:
         body = ellipse(cx, cy, 27 * s, 25 * s)
         img = paint(img, body, 100 + rng.uniform(-8, 8))
@@ -111,15 +122,7 @@ def _mri(attrs: dict, rng: np.random.Generator) -> np.ndarray:
         img = paint(img, ellipse(cx, cy, rx - 5, ry - 5), 80 + rng.uniform(-8, 8))
         img = paint(img, ellipse(cx, cy + ry - 10 * s, 6 * s, 6 * s), 10)
         img = paint(img, ellipse(cx, cy + ry - 10 * s, 4 * s, 4 * s), 150)
-        if part == "chest":
-            for side in (-1, 1):
-                img = paint(img, ellipse(cx + side * 18 * s, cy - 2, 14 * s, 20 * s), 8)
-            img = paint(img, ellipse(cx + 3, cy + 3, 10 * s, 9 * s), 50)
-        else:
-            img = paint(img, ellipse(cx - 14 * s, cy - 5, 16 * s, 13 * s), 60)
-            img = paint(img, ellipse(cx + 15 * s, cy - 8, 8 * s, 6 * s), 215)
-            for side in (-1, 1):
-                img = paint(img, ellipse(cx + side * 14 * s, cy + 12 * s, 5 * s, 7 * s), 170)
+        img = _trunk_organs(img, part, cx, cy, s, MRI_ORGANS)
     else:
         body = ellipse(cx, cy, 27 * s, 25 * s)
         img = paint(img, body, 200)

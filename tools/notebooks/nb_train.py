@@ -65,6 +65,18 @@ Here `balance_to` caps every medical source at the same number of samples, seede
 }
 
 
+def training_code(stage, title):
+    """The cell that runs a stage and glues its loss drop and step count as <stage>_first_loss, ..."""
+    return f'''
+result = launch_stage(config, launcher, accelerate_config, num_processes)
+frame, drop, ax = stage_outcome(result, "{title}")
+glue("{stage}_first_loss", drop["first_loss"], display=False)
+glue("{stage}_last_loss", drop["last_loss"], display=False)
+glue("{stage}_steps", len(frame), display=False)
+plt.show()
+'''
+
+
 def cpt_cells():
     return [
         ("md", CPT_INTRO),
@@ -101,14 +113,7 @@ config = stage_config("cpt", run_dir, seed=seed, global_batch_size=global_batch_
 pd.Series(config.to_dict(), name="value").to_frame()
 '''),
         ("md", "## Training\n\nOne pass over the packed shards; the metrics file grows one line per optimizer step."),
-        ("code", r'''
-result = launch_stage(config, launcher, accelerate_config, num_processes)
-frame, drop, ax = stage_outcome(result, "Continual pretraining (packed rows, 144 tokens per image)")
-glue("cpt_first_loss", drop["first_loss"], display=False)
-glue("cpt_last_loss", drop["last_loss"], display=False)
-glue("cpt_steps", len(frame), display=False)
-plt.show()
-'''),
+        ("code", training_code("cpt", "Continual pretraining (packed rows, 144 tokens per image)")),
         ("md", r"""
 Over {glue:text}`cpt_steps` optimizer steps the loss (mean over the first and last tenth of the steps)
 went from {glue:text}`cpt_first_loss:.2f` to {glue:text}`cpt_last_loss:.2f` nats per token. A
@@ -201,14 +206,7 @@ glue("{stage}_samples", len(mixture_built.samples), display=False)
 mixture_built.table()
 '''),
         ("md", "## Training"),
-        ("code", f'''
-result = launch_stage(config, launcher, accelerate_config, num_processes)
-frame, drop, ax = stage_outcome(result, "{spec['title'][5:]}")
-glue("{stage}_first_loss", drop["first_loss"], display=False)
-glue("{stage}_last_loss", drop["last_loss"], display=False)
-glue("{stage}_steps", len(frame), display=False)
-plt.show()
-'''),
+        ("code", training_code(stage, spec["title"][5:])),
         ("md", f'''
 {{glue:text}}`{stage}_samples` samples, one epoch, {{glue:text}}`{stage}_steps` optimizer steps; the loss
 (mean over the first and last tenth of the steps) went from {{glue:text}}`{stage}_first_loss:.2f` to
