@@ -2,8 +2,8 @@
 
 ``prompts`` builds the questions, ``extract``/``scoring``/``mmmu``/``metrics`` turn answers into
 verdicts, ``aggregate``/``summary`` into scores; ``generate`` and ``run`` drive a checkpoint over
-the benchmarks, ``baselines`` gives the majority-class answers and ``judge`` the optional LLM
-judge of open questions.
+the benchmarks, ``baselines`` gives the majority-class answers, ``judge`` the optional LLM
+judge of open questions and ``uncertainty`` bootstrap intervals of the scores.
 """
 from infimed_lib.eval.aggregate import aggregate
 from infimed_lib.eval.baselines import MAJORITY_DEFINITION, majority_answers, majority_responses
@@ -16,11 +16,13 @@ from infimed_lib.eval.scoring import score_item, score_items
 from infimed_lib.eval.summary import (CLOSED_TYPES, benchmark_overview, breakdown_table, compare_breakdown,
                                       example_prompts, open_metrics_table, plot_scores, scores_table,
                                       summarize_records, unanswered_share)
+from infimed_lib.eval.uncertainty import Interval, closed_verdicts, macro_interval, margin_interval
 
 __all__ = [
-    "CLOSED_TYPES", "EvalConfig", "EvalResult", "LLMJudge", "MAJORITY_DEFINITION", "aggregate", "benchmark_overview",
-    "benchmark_folders", "breakdown_table", "build_prompt", "compare_breakdown", "eval_name", "evaluate", "evaluate_majority", "example_prompts",
-    "extract_choice", "load_scores", "majority_answers", "majority_responses", "make_judge", "open_metrics_table",
+    "CLOSED_TYPES", "EvalConfig", "EvalResult", "Interval", "LLMJudge", "MAJORITY_DEFINITION", "aggregate", "benchmark_overview",
+    "benchmark_folders", "breakdown_table", "build_prompt", "closed_verdicts", "compare_breakdown", "eval_name", "evaluate", "evaluate_majority", "example_prompts",
+    "extract_choice", "load_scores", "macro_interval", "majority_answers", "majority_responses", "make_judge",
+    "margin_interval", "open_metrics_table",
     "parse_judge_reply", "parse_response", "plot_scores", "prompt_images", "score_item", "score_items",
     "scores_table", "summarize_records", "unanswered_share",
 ]
