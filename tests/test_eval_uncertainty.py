@@ -87,3 +87,6 @@ def test_degenerate_inputs(tmp_path):
     only_open = write_predictions(tmp_path, "open", [{"id": "1", "question_type": "open", "correct": True}])
     with pytest.raises(ParameterError, match="no closed questions"):
         closed_verdicts({"vqa-rad": only_open})
+    twice = write_predictions(tmp_path, "twice", [{"id": "1", "question_type": "yes_no", "correct": c} for c in (True, False)])
+    with pytest.raises(ParameterError, match="ids repeat"):
+        closed_verdicts({"vqa-rad": twice})

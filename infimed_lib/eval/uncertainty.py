@@ -48,6 +48,8 @@ def closed_verdicts(predictions: Mapping[str, str | Path]) -> dict[str, dict[str
         rows = [r for r in read_jsonl(path) if r.get("question_type") in CLOSED_TYPES]
         if rows:
             verdicts[name] = {str(r["id"]): bool(r["correct"]) for r in rows}
+            if len(verdicts[name]) < len(rows):  # pairing by id would silently drop questions
+                raise ParameterError("predictions", f"{path}: question ids repeat; each question needs its own id")
     if not verdicts:
         raise ParameterError("predictions", "hold no closed questions (multiple choice, yes/no or closed)")
     return verdicts

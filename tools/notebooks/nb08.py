@@ -170,7 +170,8 @@ margin = ours_closed - majority_closed
 pretrained_closed = closed.loc["pretrained only", "Avg."] if "pretrained only" in closed.index else math.nan
 pretrained_silent = 100 * unanswered_share(models["pretrained only"]) if "pretrained only" in models else math.nan
 final_verdicts, majority_verdicts = closed_verdicts(final.predictions), closed_verdicts(majority.predictions)
-final_interval, margin_ci = macro_interval(final_verdicts, seed=seed), margin_interval(final_verdicts, majority_verdicts, seed=seed)
+final_interval = macro_interval(final_verdicts, seed=seed)
+margin_ci = margin_interval(final_verdicts, majority_verdicts, seed=seed)
 for name, value in dict(closed_ours=ours_closed, closed_majority=majority_closed, closed_pretrained=pretrained_closed,
                         closed_margin=margin, closed_low=final_interval.low, closed_high=final_interval.high,
                         margin_low=margin_ci.low, margin_high=margin_ci.high, pretrained_unanswered=pretrained_silent,
