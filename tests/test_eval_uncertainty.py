@@ -84,6 +84,8 @@ def test_degenerate_inputs(tmp_path):
     assert lone.estimate == 75.0 and math.isnan(lone.low) and math.isnan(lone.high)
     with pytest.raises(ParameterError, match="confidence"):
         macro_interval({"vqa-rad": {"a": True, "b": False}}, confidence=95)
+    with pytest.raises(ParameterError, match="no benchmarks"):
+        macro_interval({})
     only_open = write_predictions(tmp_path, "open", [{"id": "1", "question_type": "open", "correct": True}])
     with pytest.raises(ParameterError, match="no closed questions"):
         closed_verdicts({"vqa-rad": only_open})

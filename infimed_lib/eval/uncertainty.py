@@ -62,18 +62,15 @@ def _macro(*samples: np.ndarray, axis: int = -1) -> np.ndarray:
 def _interval(samples: list[np.ndarray], confidence: float, n_resamples: int, seed: int) -> Interval:
     if not 0 < confidence < 1:
         raise ParameterError("confidence", f"must be between 0 and 1, got {confidence}")
-    if any(len(s) == 0 for s in samples):
-        raise ParameterError("verdicts", "a benchmark has no closed questions")
+    if not samples or any(len(s) == 0 for s in samples):
+        raise ParameterError("verdicts", "no benchmarks, or a benchmark without closed questions")
     estimate = float(_macro(*samples))
     if min(len(s) for s in samples) < 2:  # a lone question cannot be resampled: no interval
         return Interval(estimate, float("nan"), float("nan"), confidence)
     result = bootstrap(samples, _macro, n_resamples=n_resamples, confidence_level=confidence,
                        method="percentile", vectorized=True, random_state=np.random.default_rng(seed))
     low, high = result.confidence_interval
-    # Percentile intervals of a sample with no spread are nan in scipy; the spread is then 0.
-    low = estimate if np.isnan(low) else float(low)
-    high = estimate if np.isnan(high) else float(high)
-    return Interval(estimate, low, high, confidence)
+    return Interval(estimate, float(low), float(high), confidence)
 
 
 def macro_interval(verdicts: Mapping[str, Mapping[str, bool]], confidence: float = 0.95,
