@@ -104,6 +104,21 @@ def test_reference_judge_completeness_rules():
     assert scores(judge, caption("i", ""), [])["Dialogue Completeness"] == 1
 
 
+def test_reference_judge_reads_a_reasoned_answer_by_its_boxed_commitment():
+    judge = ReferenceJudge()
+    yes_no = 'Is this a CT image?\nPlease output "yes" or "no" and put the answer in one "\\boxed{}".'
+    said = "This is an MRI image. So the answer is \\boxed{no}."
+    assert scores(judge, vqa("a", yes_no, said))["Dialogue Completeness"] == 5
+    # Without the box the same text commits to nothing: yes/no is missing.
+    assert scores(judge, vqa("b", yes_no, "This is an MRI image."))["Dialogue Completeness"] == 2
+    assert scores(judge, vqa("c", yes_no, "This is an MRI image. So the answer is \\boxed{MRI}."))["Dialogue Completeness"] == 2
+    zh = vqa("d", "图中是否有病灶？", "图中没有病灶。所以答案是\\boxed{否}。", question_type="closed")
+    assert scores(judge, zh)["Dialogue Completeness"] == 5
+    mc = "Which organ is shown?\nA. liver\nB. lung\nC. knee"
+    assert scores(judge, vqa("e", mc, "The image shows the lung. So the answer is \\boxed{B}."))["Dialogue Completeness"] == 5
+    assert scores(judge, vqa("f", mc, "The image shows the heart. So the answer is \\boxed{D}."))["Dialogue Completeness"] == 2
+
+
 def test_reference_judge_language_and_facts():
     good = [caption(f"g{i}", "Axial CT scan of the chest showing a small lesion in the upper left region.") for i in range(6)]
     judge = ReferenceJudge(vocabulary=known_vocabulary(good))
@@ -145,7 +160,7 @@ def test_reference_judge_imaging_rules(tmp_path):
 
 
 def test_reference_judge_id_tracks_rules_and_vocabulary():
-    assert ReferenceJudge().judge_id == "reference/v1"
-    assert ReferenceJudge(use_images=False).judge_id == "reference-text/v1"
+    assert ReferenceJudge().judge_id == "reference/v2"
+    assert ReferenceJudge(use_images=False).judge_id == "reference-text/v2"
     a, b = ReferenceJudge(vocabulary={"lesion": 3}), ReferenceJudge(vocabulary={"lesion": 3, "chest": 5})
     assert a.judge_id != b.judge_id  # a new word list must not reuse old cached verdicts

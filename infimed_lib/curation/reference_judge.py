@@ -21,7 +21,7 @@ from .reference_lexicon import modality_names
 from .reference_rules import Speller, completeness_score, fact_score, language_score, turns
 from .rubric import IMAGING, OVERALL
 
-RULES_VERSION = "v1"
+RULES_VERSION = "v2"  # v2: a \boxed{} answer is judged by what it commits to
 
 # Modality words -> the image profiles such an image may have. Radiographs are projections
 # that fill the frame; CT slices sit on a black background; MRI is greyscale but often cropped

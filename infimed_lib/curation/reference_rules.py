@@ -150,6 +150,13 @@ def question_type(question: str, meta: Mapping[str, Any] | None, single_turn: bo
     return "yes_no" if YES_NO_START.search(question) else "open"
 
 
+def boxed_answer(answer: str) -> str:
+    """What a reasoned answer commits to: its last ``\\boxed{}`` content, else the whole answer. Chapter 01."""
+    from infimed_lib.eval.extract import parse_response
+
+    return parse_response(answer, markers=False) if "boxed" in answer else answer
+
+
 def on_topic(question: str, answer: str) -> bool:
     """Short answers, and answers sharing a word with the question or the medical word list. Chapter 01."""
     if CJK.search(answer):
@@ -179,11 +186,14 @@ def _either_or(question: str, answer: str) -> tuple[int, str] | None:
 def answers_pair(question: str, answer: str, qtype: str) -> tuple[int, str]:
     """Completeness of one answer to one question of type ``qtype`` (rules in Chapter 01)."""
     question = SUFFIXES.sub("", question).strip()
-    answer_words = words(answer)
-    if not answer_words and not re.search(r"\d", answer) and not CJK.search(answer):
+    if not words(answer) and not re.search(r"\d", answer) and not CJK.search(answer):
         return 1, "empty answer"
     if not on_topic(question, answer):
         return 1, "the answer is off-topic: nothing in it relates to the question or to medicine"
+    # A reasoned answer commits in its \boxed{}: the rules below judge that part, as a reader
+    # would, and the sentence before it only has to stay on topic (checked above).
+    answer = boxed_answer(answer)
+    answer_words = words(answer)
     first = answer_words[0] if answer_words else ""
     if qtype == "yes_no" or (qtype == "closed" and CJK.search(question) and "还是" not in question):
         if first in ("yes", "no") or answer.strip().startswith(ZH_YES + ZH_NO):
