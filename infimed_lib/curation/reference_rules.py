@@ -9,6 +9,8 @@ import re
 from collections import Counter
 from typing import Any, Iterable, Mapping
 
+from infimed_lib.eval.extract import parse_response
+
 from .reference_lexicon import EXPECTED_ANSWER, FALSE_CLAIMS, MEDICAL_TERMS, ZH_TERMS
 
 WORD = re.compile(r"[A-Za-z][A-Za-z'&\-]*")
@@ -152,8 +154,6 @@ def question_type(question: str, meta: Mapping[str, Any] | None, single_turn: bo
 
 def boxed_answer(answer: str) -> str:
     """What a reasoned answer commits to: its last ``\\boxed{}`` content, else the whole answer. Chapter 01."""
-    from infimed_lib.eval.extract import parse_response
-
     return parse_response(answer, markers=False) if "boxed" in answer else answer
 
 
