@@ -3,15 +3,17 @@
 ``prompts`` builds the questions, ``extract``/``scoring``/``mmmu``/``metrics`` turn answers into
 verdicts, ``aggregate``/``summary`` into scores; ``generate`` and ``run`` drive a checkpoint over
 the benchmarks, ``baselines`` gives the majority-class answers, ``judge`` the optional LLM
-judge of open questions and ``uncertainty`` bootstrap intervals of the scores.
+judge of open questions and ``uncertainty`` bootstrap intervals of the scores; ``lookup`` probes whether a model can find
+an option's letter at all when the question names the option.
 """
 from infimed_lib.eval.aggregate import aggregate
 from infimed_lib.eval.baselines import MAJORITY_DEFINITION, majority_answers, majority_responses
 from infimed_lib.eval.extract import extract_choice, parse_response
 from infimed_lib.eval.judge import LLMJudge, make_judge, parse_judge_reply
+from infimed_lib.eval.lookup import chance_level, lookup_items, lookup_probe, lookup_records, lookup_table
 from infimed_lib.eval.prompts import build_prompt, prompt_images
 from infimed_lib.eval.run import (EvalConfig, EvalResult, benchmark_folders, eval_name, evaluate, evaluate_majority,
-                                  load_scores)
+                                  load_for_eval, load_scores)
 from infimed_lib.eval.scoring import score_item, score_items
 from infimed_lib.eval.summary import (CLOSED_TYPES, benchmark_overview, breakdown_table, compare_breakdown,
                                       example_prompts, open_metrics_table, plot_scores, scores_table,
@@ -19,7 +21,8 @@ from infimed_lib.eval.summary import (CLOSED_TYPES, benchmark_overview, breakdow
 from infimed_lib.eval.uncertainty import Interval, closed_verdicts, macro_interval, margin_interval
 
 __all__ = [
-    "CLOSED_TYPES", "EvalConfig", "EvalResult", "Interval", "LLMJudge", "MAJORITY_DEFINITION", "aggregate", "benchmark_overview",
+    "CLOSED_TYPES", "EvalConfig", "chance_level", "load_for_eval", "lookup_items", "lookup_probe",
+    "lookup_records", "lookup_table", "EvalResult", "Interval", "LLMJudge", "MAJORITY_DEFINITION", "aggregate", "benchmark_overview",
     "benchmark_folders", "breakdown_table", "build_prompt", "closed_verdicts", "compare_breakdown", "eval_name", "evaluate", "evaluate_majority", "example_prompts",
     "extract_choice", "load_scores", "macro_interval", "majority_answers", "majority_responses", "make_judge",
     "margin_interval", "open_metrics_table",

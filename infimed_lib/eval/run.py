@@ -144,19 +144,22 @@ def _record(item: Any, prompt_text: str, response: str, seed: int, judge) -> dic
 
 
 def _load_model(config: EvalConfig):
+    return load_for_eval(config.checkpoint_dir, config.tokenizer_dir, config.device, config.dtype)
+
+
+def load_for_eval(checkpoint_dir: str | Path, tokenizer_dir: str | Path, device: str = "auto", dtype: str = "auto"):
+    """``(model, tokenizer)`` ready to generate: cuda when available, bfloat16 on GPU (Chapter 08)."""
     import torch
 
     from infimed_lib.data.tokenizer import load_tokenizer
     from infimed_lib.model import load_model
 
-    device = config.device
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    dtype = config.dtype
     if dtype == "auto":
         dtype = "bfloat16" if device.startswith("cuda") else None
-    model = load_model(config.checkpoint_dir, dtype=dtype).to(device).eval()
-    return model, load_tokenizer(config.tokenizer_dir)
+    model = load_model(checkpoint_dir, dtype=dtype).to(device).eval()
+    return model, load_tokenizer(tokenizer_dir)
 
 
 def _model_records(config, name, items, model, tokenizer, judge) -> list[dict]:

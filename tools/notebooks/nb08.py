@@ -55,6 +55,7 @@ judge_api_key_env = "OPENAI_API_KEY"  # environment variable holding the judge's
 device = "auto"  # auto (cuda if available) | cpu | cuda
 dtype = "auto"  # auto (bfloat16 on GPU, the checkpoint's own on CPU) | float32 | bfloat16
 num_threads = 1  # PyTorch CPU threads while generating; 0: PyTorch's default (one is fastest for the tiny model)
+lookup_questions = 200  # text-only questions of the option-lookup probe; 0 skips the probe
 """),
 ("code", r"""
 import math
@@ -67,9 +68,9 @@ from myst_nb import glue
 from infimed_lib.common import atomic_write_json, read_jsonl
 from infimed_lib.data.benchmarks import load_benchmark
 from infimed_lib.eval import (MAJORITY_DEFINITION, benchmark_folders, benchmark_overview, closed_verdicts,
-                              compare_breakdown, eval_name, evaluate, evaluate_majority, example_prompts, macro_interval,
-                              make_judge, margin_interval, open_metrics_table, plot_scores, scores_table,
-                              unanswered_share)
+                              compare_breakdown, eval_name, evaluate, evaluate_majority, example_prompts, lookup_items,
+                              lookup_probe, lookup_table, macro_interval, make_judge, margin_interval,
+                              open_metrics_table, plot_scores, scores_table, unanswered_share)
 from infimed_lib.train import STAGE_DIRS
 
 run_dir = Path(run_dir)
@@ -204,6 +205,51 @@ continue captions and documents, not to answer in a required format, and an answ
 to no option, letter or yes/no counts as wrong. {glue:text}`pretrained_unanswered:.1f`% of its
 answers commit to nothing the rules can read, against {glue:text}`final_unanswered:.1f`% for the
 final model.
+
+## Can the model find a letter at all? The option-lookup probe
+
+A multiple-choice answer takes two steps: work out the answer from the image, then find it among
+the options and give the letter written beside it. The benchmark scores see only the end of that
+chain. The probe below tests the second step alone: {glue:text}`lookup_n` text-only questions with
+no image, each naming its answer outright ("Which option says 'MRI'?"), with two to five options
+drawn from the words the benchmarks' own options use, in both MedEvalKit's and MMMU's layouts,
+asked and scored exactly like the benchmark questions. The gold letter visits every position
+equally often, so a model that always gives the same letter scores the chance level.
+"""),
+("code", r"""
+lookup = lookup_items(lookup_questions, seed=seed) if lookup_questions else []
+lookup_models = {final_name: checkpoint, **({"pretrained only": baseline_checkpoint} if pretrained_baseline else {})}
+lookup_results = lookup_probe(lookup_models, tokenizer_dir, lookup, eval_dir / "option_lookup.csv", reasoning=reasoning,
+                              batch_size=batch_size, max_new_tokens=max_new_tokens, seed=seed,
+                              device=device, dtype=dtype, num_threads=num_threads) if lookup else {}
+lookup_summary = lookup_table(lookup_results) if lookup else pd.DataFrame()
+if lookup:
+    lookup_gap = lookup_summary.loc[final_name, "all"] - lookup_summary.loc[final_name, "chance"]
+    glue("lookup_n", len(lookup), display=False)
+    glue("lookup_final", lookup_summary.loc[final_name, "all"], display=False)
+    glue("lookup_chance", lookup_summary.loc[final_name, "chance"], display=False)
+    glue("lookup_gap", abs(lookup_gap), display=False)
+    glue("lookup_side", "above" if lookup_gap >= 0 else "below", display=False)
+    glue("lookup_answer", lookup_summary.loc[final_name, "most frequent answer"], display=False)
+lookup_summary.round(1)
+"""),
+("md", r"""
+The final model picks the named option {glue:text}`lookup_final:.1f`% of the time, against
+{glue:text}`lookup_chance:.1f`% for a blind guess: {glue:text}`lookup_gap:.1f` points
+{glue:text}`lookup_side` chance. Its most frequent answer is {glue:text}`lookup_answer` (the letter
+the scoring rules read; for MMMU's layout an answer with no letter gets MMMU's random guess).
+Every response is in `eval/option_lookup.csv`.
+
+Read the multiple-choice scores above through this number. A model near chance here cannot beat
+chance on image questions by letter either, however well it reads the images: the open and
+yes/no questions are the ones that show what it learned from them. Finding the matching option
+and copying the letter beside it is an in-context skill (an attention head has to match the
+answer's text against the options and fetch the token two places before it). A pretrained
+language model such as the paper's Qwen3 arrives with it, so in the paper profile this probe
+should sit near 100%. The miniature language model starts from random weights and meets
+multiple-choice questions only in the fine-tuning samples of chapters 05 to 07, one answer letter
+each; the probe shows whether that was enough to form the skill, and so how far the image
+multiple-choice scores above can move at all.
 
 ## Where the points come from: question types and modalities
 
