@@ -37,7 +37,10 @@ def lookup_items(count: int, seed: int = 0, values: Sequence[str] = DEFAULT_VALU
     """``count`` text-only multiple-choice items whose question names the right option (Chapter 08).
 
     Layouts and option counts alternate, and the gold letter cycles through every position, so
-    always answering one letter scores exactly the chance level ``chance_level`` reports.
+    a blind guess among the listed options scores ``chance_level`` on average, and so does
+    always answering "A" (every item has an A; later letters are missing from short lists and
+    score less): exactly when ``count`` is a multiple of 480 (2 layouts x 4 option counts x
+    60), within a point or two at the book's 200.
     """
     from infimed_lib.data.benchmarks import BenchmarkItem
 

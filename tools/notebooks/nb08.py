@@ -214,7 +214,8 @@ chain. The probe below tests the second step alone: {glue:text}`lookup_n` text-o
 no image, each naming its answer outright ("Which option says 'MRI'?"), with two to five options
 drawn from the words the benchmarks' own options use, in both MedEvalKit's and MMMU's layouts,
 asked and scored exactly like the benchmark questions. The gold letter visits every position
-equally often, so a model that always gives the same letter scores the chance level.
+equally often, so always answering "A" scores about the chance level (the mean of one over the
+number of options), and any later letter, missing from the shorter lists, scores less.
 """),
 ("code", r"""
 lookup = lookup_items(lookup_questions, seed=seed) if lookup_questions else []
