@@ -8,7 +8,7 @@ import pytest
 
 from infimed_lib.common import ParameterError
 from infimed_lib.eval import build_prompt, score_item
-from infimed_lib.eval.lookup import chance_level, lookup_items, lookup_records, lookup_table
+from infimed_lib.eval.lookup import chance_level, lookup_headline, lookup_items, lookup_records, lookup_table
 
 FULL_CYCLE = 2 * 4 * 60  # layouts x option counts x lcm(2, 3, 4, 5): every gold position equally often
 
@@ -75,6 +75,13 @@ def test_table_reports_accuracy_by_option_count_against_chance():
     assert row["2 options"] == 50 and row["4 options"] == 50 and row["all"] == 50
     assert row["chance"] == pytest.approx(100 * (0.5 + 0.5 + 0.25 + 0.25) / 4)
     assert row["most frequent answer"] == "A (75%)"
+    headline = lookup_headline(table, "model", 4)
+    assert headline["lookup_final"] == 50 and headline["lookup_side"] == "above"
+    assert headline["lookup_gap"] == pytest.approx(50 - 37.5) and headline["lookup_answer"] == "A (75%)"
+    below = lookup_table({"model": records.assign(correct=False)})
+    assert lookup_headline(below, "model", 4)["lookup_side"] == "below"
+    skipped = lookup_headline(pd.DataFrame(), "model", 0)
+    assert skipped["lookup_side"] == "not run" and skipped["lookup_final"] != skipped["lookup_final"]  # nan
     with pytest.raises(ValueError, match="'empty'"):
         lookup_table({"empty": records.iloc[:0]})
 

@@ -10,7 +10,8 @@ from infimed_lib.eval.aggregate import aggregate
 from infimed_lib.eval.baselines import MAJORITY_DEFINITION, majority_answers, majority_responses
 from infimed_lib.eval.extract import extract_choice, parse_response
 from infimed_lib.eval.judge import LLMJudge, make_judge, parse_judge_reply
-from infimed_lib.eval.lookup import chance_level, lookup_items, lookup_probe, lookup_records, lookup_table
+from infimed_lib.eval.lookup import (chance_level, lookup_headline, lookup_items, lookup_probe, lookup_records,
+                                     lookup_table)
 from infimed_lib.eval.prompts import build_prompt, prompt_images
 from infimed_lib.eval.run import (EvalConfig, EvalResult, benchmark_folders, eval_name, evaluate, evaluate_majority,
                                   load_for_eval, load_scores)
@@ -21,7 +22,7 @@ from infimed_lib.eval.summary import (CLOSED_TYPES, benchmark_overview, breakdow
 from infimed_lib.eval.uncertainty import Interval, closed_verdicts, macro_interval, margin_interval
 
 __all__ = [
-    "CLOSED_TYPES", "EvalConfig", "chance_level", "load_for_eval", "lookup_items", "lookup_probe",
+    "CLOSED_TYPES", "EvalConfig", "chance_level", "load_for_eval", "lookup_headline", "lookup_items", "lookup_probe",
     "lookup_records", "lookup_table", "EvalResult", "Interval", "LLMJudge", "MAJORITY_DEFINITION", "aggregate", "benchmark_overview",
     "benchmark_folders", "breakdown_table", "build_prompt", "closed_verdicts", "compare_breakdown", "eval_name", "evaluate", "evaluate_majority", "example_prompts",
     "extract_choice", "load_scores", "macro_interval", "majority_answers", "majority_responses", "make_judge",

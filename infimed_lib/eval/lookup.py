@@ -127,3 +127,15 @@ def lookup_probe(checkpoints: dict[str, str], tokenizer_dir: str, items: Sequenc
     table = pd.concat({name: records for name, records in results.items()}, names=["model", "item"])
     atomic_write_text(out_path, table.to_csv())
     return results
+
+
+def lookup_headline(summary: pd.DataFrame, model: str, count: int) -> dict:
+    """The numbers chapter 08's prose quotes for ``model``; nan and "not run" when the probe was skipped."""
+    if summary.empty:
+        return {"lookup_n": count, "lookup_final": float("nan"), "lookup_chance": float("nan"),
+                "lookup_gap": float("nan"), "lookup_side": "not run", "lookup_answer": "not run"}
+    row = summary.loc[model]
+    gap = float(row["all"] - row["chance"])
+    return {"lookup_n": count, "lookup_final": float(row["all"]), "lookup_chance": float(row["chance"]),
+            "lookup_gap": abs(gap), "lookup_side": "above" if gap >= 0 else "below",
+            "lookup_answer": row["most frequent answer"]}

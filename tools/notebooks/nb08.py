@@ -68,8 +68,8 @@ from myst_nb import glue
 from infimed_lib.common import atomic_write_json, read_jsonl
 from infimed_lib.data.benchmarks import load_benchmark
 from infimed_lib.eval import (MAJORITY_DEFINITION, benchmark_folders, benchmark_overview, closed_verdicts,
-                              compare_breakdown, eval_name, evaluate, evaluate_majority, example_prompts, lookup_items,
-                              lookup_probe, lookup_table, macro_interval, make_judge, margin_interval,
+                              compare_breakdown, eval_name, evaluate, evaluate_majority, example_prompts, lookup_headline,
+                              lookup_items, lookup_probe, lookup_table, macro_interval, make_judge, margin_interval,
                               open_metrics_table, plot_scores, scores_table, unanswered_share)
 from infimed_lib.train import STAGE_DIRS
 
@@ -224,14 +224,8 @@ lookup_results = lookup_probe(lookup_models, tokenizer_dir, lookup, eval_dir / "
                               batch_size=batch_size, max_new_tokens=max_new_tokens, seed=seed,
                               device=device, dtype=dtype, num_threads=num_threads) if lookup else {}
 lookup_summary = lookup_table(lookup_results) if lookup else pd.DataFrame()
-if lookup:
-    lookup_gap = lookup_summary.loc[final_name, "all"] - lookup_summary.loc[final_name, "chance"]
-    glue("lookup_n", len(lookup), display=False)
-    glue("lookup_final", lookup_summary.loc[final_name, "all"], display=False)
-    glue("lookup_chance", lookup_summary.loc[final_name, "chance"], display=False)
-    glue("lookup_gap", abs(lookup_gap), display=False)
-    glue("lookup_side", "above" if lookup_gap >= 0 else "below", display=False)
-    glue("lookup_answer", lookup_summary.loc[final_name, "most frequent answer"], display=False)
+for name, value in lookup_headline(lookup_summary, final_name, len(lookup)).items():
+    glue(name, value, display=False)
 lookup_summary.round(1)
 """),
 ("md", r"""
