@@ -176,6 +176,25 @@ def tidy_outputs(nb) -> None:
             cell["outputs"] = merged
 
 
+_NUMPY_REPR = re.compile(r"^np\.\w+\(")
+
+
+def numpy_glue(nb, name: str) -> list[str]:
+    """Glued values stored as a numpy repr ("np.float64(35.1)"), which the book cannot format.
+
+    myst-nb formats ``{glue:text}`key:.1f``` by parsing the stored text as a number; numpy 2
+    writes its scalars' repr with the type around it, so the sentence silently loses the number.
+    """
+    problems = []
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            record = output.get("metadata", {}).get("scrapbook")
+            text = output.get("data", {}).get(f"{record['mime_prefix']}text/plain", "") if record else ""
+            if record and _NUMPY_REPR.match(text):
+                problems.append(f"{name}: glue {record['name']!r} = {text} (glue float(value) instead)")
+    return problems
+
+
 def stage_book(args: argparse.Namespace) -> int:
     """Copy executed notebooks into the book's chapter folder (the book never executes)."""
     profile = load_profile(args.profile)
@@ -188,10 +207,14 @@ def stage_book(args: argparse.Namespace) -> int:
     BOOK_CHAPTERS.mkdir(parents=True)
     import nbformat
 
+    problems = []
     for path in executed:
         nb = nbformat.read(path, as_version=4)
         tidy_outputs(nb)
+        problems += numpy_glue(nb, path.stem)
         nbformat.write(nb, BOOK_CHAPTERS / path.name)
+    if problems:
+        raise ParameterError("notebooks", "values the book cannot print:\n" + "\n".join(problems))
     for stem in (p.stem for p in list_notebooks(Path(args.notebooks))):
         if not (BOOK_CHAPTERS / f"{stem}.ipynb").exists():
             raise ParameterError("notebooks", f"{stem} has no executed copy in {source}; run all notebooks")

@@ -135,3 +135,23 @@ def test_compare_skips_keys_that_name_a_time_unit(tmp_path):
         (tmp_path / name).mkdir()
         (tmp_path / name / "metrics.json").write_text(f'{{"forward (ms)": {ms}, "parameters": 10}}')
     assert runner.main(["compare", str(tmp_path / "a"), str(tmp_path / "b")]) == 0
+
+
+def test_staging_refuses_glued_numpy_scalars_the_book_would_print_as_blanks():
+    # myst-nb's own glue output, captured: numpy 2 stores "np.float64(1.5)", which {glue:text}`x:.1f` cannot format.
+    import numpy as np
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+    from myst_nb import glue
+
+    InteractiveShell.instance()
+    with capture_output() as captured:
+        glue("ratio", np.float64(1.5), display=False)
+        glue("share", 2.5, display=False)
+        glue("count", np.int64(3), display=False)
+    cell = nbformat.v4.new_code_cell("glue(...)")
+    cell.outputs = [nbformat.v4.new_output("display_data", data=o.data, metadata=o.metadata) for o in captured.outputs]
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    problems = runner.numpy_glue(nb, "03_model")
+    assert len(problems) == 2 and "'ratio' = np.float64(1.5)" in problems[0] and "'count'" in problems[1]
+    assert all(p.startswith("03_model: ") for p in problems)

@@ -177,7 +177,7 @@ for name, value in dict(closed_ours=ours_closed, closed_majority=majority_closed
                         closed_margin=margin, closed_low=final_interval.low, closed_high=final_interval.high,
                         margin_low=margin_ci.low, margin_high=margin_ci.high, pretrained_unanswered=pretrained_silent,
                         final_unanswered=100 * unanswered_share(final.scores)).items():
-    glue(name, value, display=False)
+    glue(name, float(value), display=False)  # a numpy scalar's repr, np.float64(...), does not format in the book
 glue("criterion_verdict", "meets" if margin >= 10 else "does not meet", display=False)
 closed.round(1)
 """),
