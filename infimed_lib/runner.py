@@ -202,19 +202,18 @@ def stage_book(args: argparse.Namespace) -> int:
     executed = sorted(source.glob("[0-9][0-9]_*.ipynb"))
     if not executed:
         raise ParameterError("profile", f"no executed notebooks in {source}; run `make notebooks` first")
+    import nbformat
+
+    notebooks = {path.name: nbformat.read(path, as_version=4) for path in executed}
+    problems = [problem for name, nb in notebooks.items() for problem in numpy_glue(nb, Path(name).stem)]
+    if problems:  # checked before anything is replaced, so a refused book keeps the last good chapters
+        raise ParameterError("notebooks", "values the book cannot print:\n" + "\n".join(problems))
     if BOOK_CHAPTERS.exists():
         shutil.rmtree(BOOK_CHAPTERS)
     BOOK_CHAPTERS.mkdir(parents=True)
-    import nbformat
-
-    problems = []
-    for path in executed:
-        nb = nbformat.read(path, as_version=4)
+    for name, nb in notebooks.items():
         tidy_outputs(nb)
-        problems += numpy_glue(nb, path.stem)
-        nbformat.write(nb, BOOK_CHAPTERS / path.name)
-    if problems:
-        raise ParameterError("notebooks", "values the book cannot print:\n" + "\n".join(problems))
+        nbformat.write(nb, BOOK_CHAPTERS / name)
     for stem in (p.stem for p in list_notebooks(Path(args.notebooks))):
         if not (BOOK_CHAPTERS / f"{stem}.ipynb").exists():
             raise ParameterError("notebooks", f"{stem} has no executed copy in {source}; run all notebooks")

@@ -137,7 +137,7 @@ def test_compare_skips_keys_that_name_a_time_unit(tmp_path):
     assert runner.main(["compare", str(tmp_path / "a"), str(tmp_path / "b")]) == 0
 
 
-def test_staging_refuses_glued_numpy_scalars_the_book_would_print_as_blanks():
+def _glued_notebook():
     # myst-nb's own glue output, captured: numpy 2 stores "np.float64(1.5)", which {glue:text}`x:.1f` cannot format.
     import numpy as np
     from IPython.core.interactiveshell import InteractiveShell
@@ -151,7 +151,27 @@ def test_staging_refuses_glued_numpy_scalars_the_book_would_print_as_blanks():
         glue("count", np.int64(3), display=False)
     cell = nbformat.v4.new_code_cell("glue(...)")
     cell.outputs = [nbformat.v4.new_output("display_data", data=o.data, metadata=o.metadata) for o in captured.outputs]
-    nb = nbformat.v4.new_notebook(cells=[cell])
-    problems = runner.numpy_glue(nb, "03_model")
+    return nbformat.v4.new_notebook(cells=[cell])
+
+
+def test_glued_numpy_scalars_the_book_would_print_as_blanks_are_found():
+    problems = runner.numpy_glue(_glued_notebook(), "03_model")
     assert len(problems) == 2 and "'ratio' = np.float64(1.5)" in problems[0] and "'count'" in problems[1]
     assert all(p.startswith("03_model: ") for p in problems)
+
+
+def test_stage_book_refuses_before_replacing_the_last_good_chapters(tmp_path, monkeypatch):
+    import argparse
+
+    nb = _glued_notebook()
+    executed = tmp_path / "executed" / "tiny"
+    executed.mkdir(parents=True)
+    nbformat.write(nb, executed / "03_model.ipynb")
+    chapters = tmp_path / "chapters"
+    chapters.mkdir()
+    (chapters / "03_model.ipynb").write_text("last good build")
+    monkeypatch.setattr(runner, "BOOK_CHAPTERS", chapters)
+    args = argparse.Namespace(profile="profiles/tiny.yaml", output=str(tmp_path / "executed"), notebooks="notebooks")
+    with pytest.raises(ParameterError, match="03_model: glue 'ratio'"):
+        runner.stage_book(args)
+    assert (chapters / "03_model.ipynb").read_text() == "last good build"
