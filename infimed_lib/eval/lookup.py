@@ -21,15 +21,14 @@ import numpy as np
 import pandas as pd
 
 from infimed_lib.common import ParameterError, atomic_write_text
+from infimed_lib.data.corpus_questions import VALUES
 
-# The option texts the miniature benchmarks use (modalities, body parts, tissues, places,
-# sizes, diagnoses); a real run can pass its own with ``values``.
-DEFAULT_VALUES = ("CT", "MRI", "X-ray", "ultrasound", "nuclear medicine", "dermoscopy", "histopathology",
-                  "head", "chest", "abdomen", "knee", "colon", "liver", "lymph node", "upper left",
-                  "upper right", "lower left", "lower right", "small", "large", "benign nevus", "melanoma")
+# The option texts the miniature benchmarks use (modalities, body parts, tissues, places, sizes,
+# diagnoses), from the corpus's own question bank; a real run can pass its own with ``values``.
+DEFAULT_VALUES = tuple(dict.fromkeys(value for values in VALUES.values() for value in values))
 # Prompt layouts: MedEvalKit's "Options:\nA. ..." (VQA-RAD, PMC-VQA, ...) and MMMU's "(A) ...".
 LAYOUTS = {"options": "pmc-vqa", "mmmu": "mmmu-med"}
-LETTERS = "ABCDE"
+MAX_OPTIONS = 5  # the most any of the seven benchmarks lists (MedXpertQA)
 
 
 def lookup_items(count: int, seed: int = 0, values: Sequence[str] = DEFAULT_VALUES,
@@ -42,14 +41,14 @@ def lookup_items(count: int, seed: int = 0, values: Sequence[str] = DEFAULT_VALU
     score less): exactly when ``count`` is a multiple of 480 (2 layouts x 4 option counts x
     60), within a point or two at the book's 200.
     """
-    from infimed_lib.data.benchmarks import BenchmarkItem
+    from infimed_lib.data.benchmarks import BenchmarkItem, option_letters
 
     if not isinstance(count, int) or isinstance(count, bool) or count < 1:
         raise ParameterError("count", f"must be an int >= 1, got {count!r}")
     values = list(dict.fromkeys(str(v) for v in values))
-    bad = [k for k in option_counts if not isinstance(k, int) or not 2 <= k <= min(len(LETTERS), len(values))]
+    bad = [k for k in option_counts if not isinstance(k, int) or not 2 <= k <= min(MAX_OPTIONS, len(values))]
     if not option_counts or bad:
-        raise ParameterError("option_counts", f"each must be an int in [2, {min(len(LETTERS), len(values))}] "
+        raise ParameterError("option_counts", f"each must be an int in [2, {min(MAX_OPTIONS, len(values))}] "
                              f"(at most one option per distinct value), got {list(option_counts)!r}")
     rng, items = np.random.default_rng(seed), []
     for index in range(count):
@@ -57,9 +56,10 @@ def lookup_items(count: int, seed: int = 0, values: Sequence[str] = DEFAULT_VALU
         n_options = option_counts[(index // len(LAYOUTS)) % len(option_counts)]
         gold = (index // (len(LAYOUTS) * len(option_counts))) % n_options
         texts = [values[i] for i in rng.permutation(len(values))[:n_options]]
-        options = {LETTERS[i]: text for i, text in enumerate(texts)}
+        letters = option_letters(n_options)
+        options = dict(zip(letters, texts))
         items.append(BenchmarkItem(LAYOUTS[layout], f"lookup_{index:04d}", f"Which option says '{texts[gold]}'?",
-                                   [], options, LETTERS[gold], "multiple_choice", meta={"layout": layout}))
+                                   [], options, letters[gold], "multiple_choice", meta={"layout": layout}))
     return items
 
 
