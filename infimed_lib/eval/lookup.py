@@ -124,7 +124,7 @@ def lookup_probe(checkpoints: dict[str, str], tokenizer_dir: str, items: Sequenc
         with cpu_threads(num_threads):
             results[name] = lookup_records(model, tokenizer, items, reasoning=reasoning, batch_size=batch_size,
                                            max_new_tokens=max_new_tokens, seed=seed)
-    table = pd.concat({name: records for name, records in results.items()}, names=["model", "item"])
+    table = pd.concat(results, names=["model", "item"])
     atomic_write_text(out_path, table.to_csv())
     return results
 
