@@ -256,9 +256,31 @@ def test_ensure_corpus_regenerates_only_when_arguments_change(corpus, tmp_path, 
     assert read_json(copy / "manifest.json")["generator"]["scale"] == 0.03
 
 
+def test_vqa_scale_grows_only_the_vqa_sources_and_leaves_the_rest_identical(corpus, tmp_path):
+    base = read_json(corpus / "manifest.json")
+    assert "vqa_scale" not in base["generator"]  # default corpora keep the manifest they always had
+    bigger = generate_corpus(tmp_path / "bigger", seed=0, scale=SCALE, vqa_scale=3)
+    manifest = read_json(bigger / "manifest.json")
+    assert manifest["generator"]["vqa_scale"] == 3.0
+    kinds = {spec.name: spec.kind for spec in build_sources()}
+    assert sum(kind == "vqa" for kind in kinds.values()) == 5
+    for name, entry in manifest["sources"].items():
+        count = base["sources"][name]["count"]
+        if kinds[name] == "vqa":
+            assert entry["count"] == corpus_module.source_count(
+                next(s for s in build_sources() if s.name == name), SCALE, 3) > count
+            assert len(read_jsonl(bigger / entry["path"])) == entry["count"]
+        else:
+            assert entry["count"] == count
+            assert (bigger / entry["path"]).read_bytes() == (corpus / entry["path"]).read_bytes()
+    held_out = {k: v for k, v in manifest["checksums"].items() if k.startswith("benchmarks/")}
+    assert held_out and held_out == {k: v for k, v in base["checksums"].items() if k.startswith("benchmarks/")}
+    assert ensure_corpus(bigger, seed=0, scale=SCALE, vqa_scale=3) == bigger
+
+
 @pytest.mark.parametrize("kwargs, name", [
     ({"seed": -1}, "seed"), ({"seed": 1.5}, "seed"), ({"scale": 0}, "scale"), ({"scale": "1"}, "scale"),
-    ({"out_dir": ""}, "out_dir"),
+    ({"out_dir": ""}, "out_dir"), ({"vqa_scale": 0}, "vqa_scale"), ({"vqa_scale": "2"}, "vqa_scale"),
 ])
 def test_bad_parameters_name_the_parameter(tmp_path, kwargs, name):
     args = {"out_dir": tmp_path / "x", "seed": 0, "scale": SCALE, **kwargs}

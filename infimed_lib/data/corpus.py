@@ -40,7 +40,7 @@ MAX_SCALE = 100.0
 _TRAIN_STREAM, _BENCHMARK_STREAM = 0, 1  # separate random streams: no benchmark image is a training image
 
 
-def _check_args(out_dir, seed, scale) -> tuple[Path, int, float]:
+def _check_args(out_dir, seed, scale, vqa_scale=1.0) -> tuple[Path, int, float, float]:
     if out_dir is None or str(out_dir) == "":
         raise ParameterError("out_dir", "is empty; give the folder to write the corpus into")
     require_type("seed", seed, int)
@@ -49,16 +49,25 @@ def _check_args(out_dir, seed, scale) -> tuple[Path, int, float]:
     require_type("scale", scale, (int, float))
     if not 0 < float(scale) <= MAX_SCALE:
         raise ParameterError("scale", f"must be > 0 and <= {MAX_SCALE}, got {scale}")
-    return Path(out_dir).expanduser().absolute(), int(seed), float(scale)
+    require_type("vqa_scale", vqa_scale, (int, float))
+    if not 0 < float(vqa_scale) * float(scale) <= MAX_SCALE:
+        raise ParameterError("vqa_scale", f"must be > 0 with scale * vqa_scale <= {MAX_SCALE}, got {vqa_scale}")
+    return Path(out_dir).expanduser().absolute(), int(seed), float(scale), float(vqa_scale)
 
 
-def _generator_args(seed: int, scale: float) -> dict:
-    return {"name": "infimed_lib.data.corpus", "version": GENERATOR_VERSION, "seed": seed, "scale": scale}
+def _generator_args(seed: int, scale: float, vqa_scale: float = 1.0) -> dict:
+    args = {"name": "infimed_lib.data.corpus", "version": GENERATOR_VERSION, "seed": seed, "scale": scale}
+    # Named only when set, so a default corpus keeps the manifest (and checksums) it always had.
+    return args if vqa_scale == 1.0 else {**args, "vqa_scale": vqa_scale}
 
 
-def _write_source(root: Path, spec, index: int, seed: int, scale: float, ctx: Context, bar) -> dict:
-    """Write one source's samples and images; return its manifest entry and defect labels."""
-    n = scaled(spec.count, scale, MIN_SOURCE_SAMPLES)
+def source_count(spec, scale: float, vqa_scale: float = 1.0) -> int:
+    """How many samples a source gets: ``vqa_scale`` multiplies the short-answer VQA sources only (Chapter 00)."""
+    return scaled(spec.count, scale * (vqa_scale if spec.kind == "vqa" else 1.0), MIN_SOURCE_SAMPLES)
+
+
+def _write_source(root: Path, spec, index: int, seed: int, n: int, ctx: Context, bar) -> dict:
+    """Write ``n`` samples of one source with their images; return its manifest entry and defect labels."""
     rng = np.random.default_rng([seed, _TRAIN_STREAM, index])
     slots = spec.plan(rng, n)
     # Refusals are a property of the data (Table 4 filters them), not a defect; keep them clean.
@@ -114,15 +123,16 @@ def _write_benchmarks(root: Path, seed: int, scale: float, held_out: Context, ba
     return out
 
 
-def _write_corpus(root: Path, seed: int, scale: float) -> None:
+def _write_corpus(root: Path, seed: int, scale: float, vqa_scale: float) -> None:
     split = split_real_images(seed)
     specs = build_sources()
-    total = sum(scaled(s.count, scale, MIN_SOURCE_SAMPLES) for s in specs) + sum(
+    counts = [source_count(spec, scale, vqa_scale) for spec in specs]
+    total = sum(counts) + sum(
         scaled(c, scale, MIN_BENCHMARK_ITEMS) for c in BENCHMARK_COUNTS.values())
     sources, families, labels = {}, {}, []
     with tqdm(total=total, desc="miniature corpus", unit="sample") as bar:
         for index, spec in enumerate(specs):
-            written = _write_source(root, spec, index, seed, scale, Context(split["train"]), bar)
+            written = _write_source(root, spec, index, seed, counts[index], Context(split["train"]), bar)
             sources[spec.name] = written["entry"]
             families.setdefault(spec.family, []).append(spec.name)
             labels.extend(written["labels"])
@@ -133,7 +143,7 @@ def _write_corpus(root: Path, seed: int, scale: float) -> None:
     dicom = [{"ref": r.ref, "modality": r.modality, "dicom_modality": r.dicom_modality, "body_part": r.body_part,
               "split": part} for part, reals in split.items() for r in reals]
     atomic_write_json(root / "manifest.json", {
-        "generator": _generator_args(seed, scale), "image_size": 96, "families": families,
+        "generator": _generator_args(seed, scale, vqa_scale), "image_size": 96, "families": families,
         "sources": sources, "benchmarks": benchmarks, "defect_types": list(DEFECT_TYPES),
         "dicom_images": sorted(dicom, key=lambda d: d["ref"]), "checksums": checksums,
     })
@@ -157,21 +167,23 @@ def _remove_stale(out: Path) -> None:
             shutil.rmtree(leftover, ignore_errors=True)
 
 
-def generate_corpus(out_dir: str | os.PathLike, seed: int = 0, scale: float = 1.0) -> Path:
+def generate_corpus(out_dir: str | os.PathLike, seed: int = 0, scale: float = 1.0, vqa_scale: float = 1.0) -> Path:
     """Generate the miniature corpus into ``out_dir`` and return its path (Chapter 00).
 
     Same arguments give byte-identical files. ``scale`` multiplies every source's and
-    benchmark's size (each keeps a few samples at tiny scales). An existing corpus at
+    benchmark's size (each keeps a few samples at tiny scales); ``vqa_scale`` multiplies the
+    short-answer VQA sources' on top (chapter 08: more distinct training images is what lifts the
+    miniature model's closed-question scores). An existing corpus at
     ``out_dir`` is replaced only once the new one is complete.
     """
-    out, seed, scale = _check_args(out_dir, seed, scale)
+    out, seed, scale, vqa_scale = _check_args(out_dir, seed, scale, vqa_scale)
     out.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale(out)
     partial = out.parent / f".{out.name}.partial-{os.getpid()}"
     shutil.rmtree(partial, ignore_errors=True)
     try:
         partial.mkdir()
-        _write_corpus(partial, seed, scale)
+        _write_corpus(partial, seed, scale, vqa_scale)
         if out.exists():
             old = out.parent / f".{out.name}.old-{os.getpid()}"
             os.replace(out, old)
@@ -185,9 +197,9 @@ def generate_corpus(out_dir: str | os.PathLike, seed: int = 0, scale: float = 1.
     return out
 
 
-def corpus_matches(out_dir: str | os.PathLike, seed: int, scale: float) -> bool:
+def corpus_matches(out_dir: str | os.PathLike, seed: int, scale: float, vqa_scale: float = 1.0) -> bool:
     """True when ``out_dir`` holds a complete corpus made with these arguments (Chapter 00)."""
-    out, seed, scale = _check_args(out_dir, seed, scale)
+    out, seed, scale, vqa_scale = _check_args(out_dir, seed, scale, vqa_scale)
     manifest_path = out / "manifest.json"
     if not manifest_path.is_file():
         return False
@@ -195,14 +207,14 @@ def corpus_matches(out_dir: str | os.PathLike, seed: int, scale: float) -> bool:
         manifest = read_json(manifest_path)
     except ValueError:
         return False
-    if manifest.get("generator") != _generator_args(seed, scale):
+    if manifest.get("generator") != _generator_args(seed, scale, vqa_scale):
         return False
     return all((out / rel).is_file() for rel in manifest.get("checksums", {}))
 
 
-def ensure_corpus(out_dir: str | os.PathLike, seed: int = 0, scale: float = 1.0) -> Path:
+def ensure_corpus(out_dir: str | os.PathLike, seed: int = 0, scale: float = 1.0, vqa_scale: float = 1.0) -> Path:
     """The corpus at ``out_dir``, generated only if missing or made with other arguments (Chapter 00)."""
-    out, seed, scale = _check_args(out_dir, seed, scale)
-    if corpus_matches(out, seed, scale):
+    out, seed, scale, vqa_scale = _check_args(out_dir, seed, scale, vqa_scale)
+    if corpus_matches(out, seed, scale, vqa_scale):
         return out
-    return generate_corpus(out, seed, scale)
+    return generate_corpus(out, seed, scale, vqa_scale)

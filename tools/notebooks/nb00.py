@@ -31,6 +31,7 @@ run_dir = "runs/tiny"  # folder for everything this run writes
 corpus_dir = "runs/tiny/corpus"  # the corpus folder (generated here in the tiny profile)
 generate_corpus = True  # make the bundled miniature corpus if missing; False: corpus_dir must already exist
 corpus_scale = 1.0  # size multiplier of the miniature corpus
+vqa_scale = 1.0  # extra multiplier of the four short-answer VQA training sources, see chapter 08
 tokenizer_path = ""  # a local Qwen3 tokenizer folder; empty: train a byte-level BPE on the corpus
 tokenizer_vocab_size = 2048  # vocabulary size of the trained tokenizer
 profiles_dir = "profiles"  # where the profile files live, to compare them below
@@ -51,7 +52,7 @@ from infimed_lib.report import plot_main_results, plot_pipeline
 from infimed_lib.report.overview import corpus_summary, first_sample, plot_corpus_gallery, profile_comparison
 
 if generate_corpus:
-    corpus = ensure_corpus(corpus_dir, seed=seed, scale=corpus_scale)
+    corpus = ensure_corpus(corpus_dir, seed=seed, scale=corpus_scale, vqa_scale=vqa_scale)
 else:
     corpus = require_path("corpus_dir", corpus_dir, "dir")
 run_dir = Path(run_dir)
