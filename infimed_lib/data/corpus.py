@@ -172,7 +172,7 @@ def generate_corpus(out_dir: str | os.PathLike, seed: int = 0, scale: float = 1.
 
     Same arguments give byte-identical files. ``scale`` multiplies every source's and
     benchmark's size (each keeps a few samples at tiny scales); ``vqa_scale`` multiplies the
-    short-answer VQA sources' on top (chapter 08: more distinct training images is what lifts the
+    short-answer VQA sources' sizes on top (chapter 08: more distinct training images is what lifts the
     miniature model's closed-question scores). An existing corpus at
     ``out_dir`` is replaced only once the new one is complete.
     """

@@ -203,7 +203,7 @@ questions, pin scores down several times more tightly.
 What moves this margin? Most changes to the miniature recipe we measured (model width and depth,
 learning rate, curricula, epochs over the same samples, several questions per image, reasoning
 before the answer) stayed inside that noise. One did not: more *distinct* training images for
-the short-answer VQA sources. Chapter 00's `vqa_scale` parameter multiplies those four sources
+the short-answer VQA sources. Chapter 00's `vqa_scale` parameter multiplies those sources
 (the benchmarks stay as they are), and stage 2 takes them whole, so its time grows in
 proportion; the README gives what we measured at 4 times the images. At 1, the default, the
 book stays within its 20-minute CPU budget.
