@@ -40,7 +40,7 @@ MAX_SCALE = 100.0
 _TRAIN_STREAM, _BENCHMARK_STREAM = 0, 1  # separate random streams: no benchmark image is a training image
 
 
-def _check_args(out_dir, seed, scale, vqa_scale=1.0) -> tuple[Path, int, float, float]:
+def _check_args(out_dir, seed, scale, vqa_scale) -> tuple[Path, int, float, float]:
     if out_dir is None or str(out_dir) == "":
         raise ParameterError("out_dir", "is empty; give the folder to write the corpus into")
     require_type("seed", seed, int)
@@ -55,7 +55,7 @@ def _check_args(out_dir, seed, scale, vqa_scale=1.0) -> tuple[Path, int, float, 
     return Path(out_dir).expanduser().absolute(), int(seed), float(scale), float(vqa_scale)
 
 
-def _generator_args(seed: int, scale: float, vqa_scale: float = 1.0) -> dict:
+def _generator_args(seed: int, scale: float, vqa_scale: float) -> dict:
     args = {"name": "infimed_lib.data.corpus", "version": GENERATOR_VERSION, "seed": seed, "scale": scale}
     # Named only when set, so a default corpus keeps the manifest (and checksums) it always had.
     return args if vqa_scale == 1.0 else {**args, "vqa_scale": vqa_scale}
