@@ -140,6 +140,26 @@ def test_padded_batch_equals_samples_one_by_one(tok, setup, side):
     torch.testing.assert_close(out.loss, ref_loss, atol=1e-4, rtol=1e-5)
 
 
+def test_right_padded_batch_needs_no_dense_mask_but_left_padded_and_packed_do(tok, setup, monkeypatch):
+    from infimed_lib.model import attention
+
+    built = []
+    real = attention.block_causal_mask
+    monkeypatch.setattr(attention, "block_causal_mask", lambda *a: built.append(1) or real(*a))
+    model = make_model(tok).eval()
+    ids = [[5, 6, 7, 8], [5, 6, 0, 0]]
+    for mask, dense in (([[1, 1, 1, 1], [1, 1, 0, 0]], False), ([[1, 1, 1, 1], [0, 0, 1, 1]], True)):
+        built.clear()
+        with torch.no_grad():
+            model(torch.tensor(ids), attention_mask=torch.tensor(mask))
+        assert bool(built) == dense
+    built.clear()
+    with torch.no_grad():  # two samples in one row: the mask is what keeps them apart
+        model(torch.tensor([[5, 6, 7, 8]]), position_ids=torch.tensor([[0, 1, 0, 1]]))
+    assert built
+    assert attention.only_right_padding(torch.zeros(2, 4, dtype=torch.long), torch.tensor(mask)) is False
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_packed_row_on_gpu_in_bf16(tok, setup):

@@ -6,7 +6,7 @@ import torch
 
 from infimed_lib.data.tokenizer import END_OF_TEXT, IGNORE_INDEX, IM_END, image_token_id
 from infimed_lib.train.batches import build_batch, encode_for_training, packed_row
-from infimed_lib.train.steps import token_loss_sum
+from infimed_lib.train.steps import predicting_positions, token_loss_sum
 
 from test_train_support import VISUAL, caption_samples, sft_samples, tiny_model, tiny_tokenizer
 from test_train_support import single_thread  # noqa: F401  (autouse fixture: one torch thread)
@@ -131,3 +131,18 @@ def test_open_shards_refuses_changed_files_and_reads_every_bin(tok, tmp_path):
     with pytest.raises(ValueError, match="sha256"):
         open_shards(folder, tok)
     assert len(open_shards(folder, tok, validate=False)[0]) == manifest["num_bins"]
+
+
+def test_logits_at_predicting_positions_give_the_full_loss():
+    torch.manual_seed(0)
+    labels = torch.full((3, 9), IGNORE_INDEX)
+    labels[0, 4:6], labels[1, 7:9], labels[2, 1] = 5, 6, 7  # targets at different places per row
+    logits = torch.randn(3, 9, 11)
+    kept = predicting_positions(labels)
+    assert kept.tolist() == [0, 3, 4, 6, 7]  # a logit at p predicts the token at p + 1
+    full = token_loss_sum(logits, labels)
+    assert torch.allclose(token_loss_sum(logits[:, kept], labels, kept), full)
+    assert not torch.allclose(token_loss_sum(logits[:, kept[1:]], labels, kept[1:]), full)
+    none = torch.full((2, 4), IGNORE_INDEX)
+    empty = predicting_positions(none)
+    assert empty.numel() == 0 and token_loss_sum(logits[:2, empty], none, empty).item() == 0

@@ -60,6 +60,19 @@ def is_plain_causal(segments: torch.Tensor, attention_mask: torch.Tensor | None)
     return single and (attention_mask is None or bool(attention_mask.all()))
 
 
+def only_right_padding(segments: torch.Tensor, attention_mask: torch.Tensor | None) -> bool:
+    """True when every row is one sample followed by nothing but padding. Chapter 05.
+
+    Plain causal attention is then exact for every real token: the pads come after it, so it
+    could never see them anyway. Only the pads' own outputs change, and they carry no loss. On
+    a CPU this spares the attention a dense mask (the unmasked kernel is much faster).
+    """
+    if attention_mask is None:
+        return bool((segments[:, -1] == 0).all())
+    valid = attention_mask.to(device=segments.device, dtype=torch.bool)
+    return bool((valid[:, 1:] <= valid[:, :-1]).all()) and bool((segments[valid] == 0).all())
+
+
 def several_samples_per_row(segments: torch.Tensor, attention_mask: torch.Tensor | None) -> bool:
     """True when some row packs more than one real (non-pad) sample. Chapter 04."""
     starts = segment_starts(segments)

@@ -211,6 +211,11 @@ class InfiMedForConditionalGeneration(InfiMedPreTrainedModel, GenerationMixin):
             raise ValueError("flash-attention kernels take no dense mask: use packed_attention='auto' or "
                              "'varlen', or attn_implementation='sdpa'")
         if not (flash or self.config.packed_attention == "varlen"):
+            if not use_cache and attention.only_right_padding(segments, attention_mask):
+                # A right-padded SFT batch: real tokens keep positions 0..n-1; the pads continue
+                # the count, so `transformers` does not read a restart as a packed second sample.
+                plain = attention.positions_from_attention_mask(None, embeds.shape, embeds.device)
+                return embeds, None, plain, labels, False
             mask = attention.block_causal_mask(llm_config, embeds, segments, attention_mask)
             return embeds, mask, position_ids, labels, False
         if use_cache:
