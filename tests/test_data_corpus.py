@@ -184,6 +184,47 @@ def test_refusals_are_marked_and_never_labelled_defective(corpus):
         assert labels[row["id"]] is None
 
 
+def _options(question: str) -> dict[str, str]:
+    return dict(re.findall(r"^\(?([A-E])[.)]\s*(.+)$", question, flags=re.M))
+
+
+def test_multiple_choice_is_answered_with_the_right_options_text(corpus):
+    labels = {row["id"]: row["defect"] for row in read_jsonl(corpus / "labels" / "defects.jsonl")}
+    checked = Counter()
+    for row in _samples(corpus):
+        if row["meta"].get("question_type") != "multiple_choice" or labels[row["id"]] or row["meta"].get("refusal"):
+            continue
+        human, answer = row["conversations"][0]["value"], row["conversations"][-1]["value"]
+        options = _options(human)
+        assert options, row["id"]
+        # instructions may explain after a blank line, or reason first ("So the answer is: x")
+        first = answer.split("\n")[0].rsplit("answer is: ", 1)[-1]
+        assert first in options.values(), (row["id"], answer, options)  # the text, never the letter
+        assert first not in options, row["id"]
+        checked[row["source"]] += 1
+    assert {"pmc-vqa-mini", "mammoth-vl-mini"} <= set(checked)
+
+
+def test_name_option_instructions_name_an_offered_option_in_both_layouts(corpus):
+    rows = [r for r in read_jsonl(corpus / "sources" / "mammoth-vl-mini.jsonl")
+            if re.search(r"'(.+)'", r["conversations"][0]["value"]) and not r["meta"]["refusal"]]
+    labels = {row["id"]: row["defect"] for row in read_jsonl(corpus / "labels" / "defects.jsonl")}
+    clean = [r for r in rows if labels[r["id"]] is None]
+    assert clean
+    layouts = set()
+    for row in clean:
+        human = row["conversations"][0]["value"]
+        named = re.search(r"'(.+)'", human).group(1)
+        assert named in _options(human).values() and row["conversations"][-1]["value"] == named
+        layouts.add("(" if re.search(r"^\([A-E]\)", human, flags=re.M) else ".")
+    # chapter 08's probe asks about the medical values, in other words: keep the drill apart from it
+    from infimed_lib.data.corpus_general import NAME_OPTION, OPTION_WORDS
+    from infimed_lib.eval.lookup import DEFAULT_VALUES
+    assert not set(OPTION_WORDS) & set(DEFAULT_VALUES)
+    assert not any("Which option says" in phrase for phrase in NAME_OPTION)
+    assert layouts == {"(", "."} or len(clean) < 4
+
+
 @pytest.mark.parametrize("modality", MEDICAL_MODALITIES)
 def test_lesion_is_drawn_where_and_as_large_as_the_attributes_say(modality):
     areas = {}

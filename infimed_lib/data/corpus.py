@@ -33,7 +33,7 @@ from .defects import DEFECT_TYPES, apply_defect, assign_defects, defect_counts
 from .dicom_images import split_real_images
 from .images import png_bytes
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 MIN_SOURCE_SAMPLES = 4
 MIN_BENCHMARK_ITEMS = 8
 MAX_SCALE = 100.0

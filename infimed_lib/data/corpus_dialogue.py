@@ -93,7 +93,7 @@ def _answered(rng, slot, ctx) -> Draft:
 
     def say(answer: str) -> list[dict]:
         if qa.options:
-            text = f"{answer}. {qa.options[answer]}\n\n{note}"
+            text = f"{qa.options[answer]}\n\n{note}"  # the option's text: see corpus_questions.format_mc
         else:
             text = SENTENCES[qa.facet].format(v=answer)
         return [{"from": "human", "value": human}, {"from": "gpt", "value": text}]

@@ -12,7 +12,7 @@ import numpy as np
 
 from .corpus_plan import balanced, gold_letters, grouped, weighted
 from .corpus_questions import LETTERS
-from .corpus_scenes import COLORS, POSITIONS, SHAPES
+from .corpus_scenes import BACKGROUNDS, COLORS, POSITIONS, SHAPES
 from .corpus_text import count_word, pick, scene_caption
 from .defects import Draft
 from .images import general_image
@@ -109,22 +109,24 @@ def _scene_question(attrs: dict, task: str, slot: dict, rng: np.random.Generator
         color = item["color"] if slot["answer"] == "yes" else pick(rng, absent)
         wrong = "no" if slot["answer"] == "yes" else "yes"
         return f"Is there a {color} {item['shape']} in the image?", slot["answer"], wrong
+    if task == "name_option":
+        return _name_option(slot, rng)
     k = slot["n_options"]
     others = [c for c in COLORS if c != item["color"]]
     distractors = [others[i] for i in rng.permutation(len(others))[: k - 1]]
     g = LETTERS.index(slot["gold"])
     texts = distractors[:g] + [item["color"]] + distractors[g:]
     listed = "\n".join(f"{LETTERS[i]}. {t}" for i, t in enumerate(texts))
-    wrong = LETTERS[(g + 1) % k]
-    return f"What colour is the {item['shape']} at the {item['position']}?\n{listed}", f"{slot['gold']}. {item['color']}", \
-        f"{wrong}. {texts[(g + 1) % k]}"
+    # answered with the option's text, as all the corpus's multiple choice (corpus_questions.format_mc)
+    return f"What colour is the {item['shape']} at the {item['position']}?\n{listed}", item["color"], texts[(g + 1) % k]
 
 
 def instruction_source():
     """(plan, make) of the Mammoth-VL-like general instruction source (Chapter 00)."""
     def plan(rng, n):
         n_options = [(2, 3, 4)[i % 3] for i in rng.permutation(n)]
-        tasks = weighted(rng, {"count": 1, "color": 1, "position": 1, "yes_no": 1.5, "multiple_choice": 1.5}, n)
+        tasks = weighted(rng, {"count": 1, "color": 1, "position": 1, "yes_no": 1.5, "multiple_choice": 1.5,
+                               "name_option": 1}, n)
         refusals = weighted(rng, {True: REFUSAL_RATE, False: 1 - REFUSAL_RATE}, n)
         answers = grouped(tasks, lambda idx: balanced(rng, ("yes", "no"), len(idx)))
         golds = grouped(tasks, lambda idx: gold_letters(rng, [n_options[i] for i in idx]))
@@ -134,12 +136,31 @@ def instruction_source():
     def make(rng, slot, ctx):
         image, attrs = general_image(rng)
         question, answer, wrong_answer = _scene_question(attrs, slot["task"], slot, rng)
-        meta = {"question_type": "multiple_choice" if slot["task"] == "multiple_choice" else
+        meta = {"question_type": "multiple_choice" if slot["task"] in ("multiple_choice", "name_option") else
                 ("yes_no" if slot["task"] == "yes_no" else "open"), "refusal": bool(slot["refusal"])}
 
         def say(ans: str) -> list[dict]:
             reply = pick(np.random.default_rng(len(question)), REFUSALS) if slot["refusal"] \
-                else f"{_rationale(attrs)} So the answer is: {ans}"
+                else ans if slot["task"] == "name_option" else f"{_rationale(attrs)} So the answer is: {ans}"
             return [{"from": "human", "value": "<image>\n" + question}, {"from": "gpt", "value": reply}]
         return Draft(say(answer), [image], meta, lambda r: say(wrong_answer), _other_scenes(1))
     return plan, make
+
+
+# Instructions that name the option to pick, in general words and several phrasings. They teach
+# the miniature model to answer a multiple-choice question with the text of the option it means
+# (corpus_questions.format_mc); chapter 08's option-lookup probe asks in other words ("Which
+# option says ...?") about medical values, so it measures whether the skill carries over.
+NAME_OPTION = ("Pick the option that reads '{v}'.", "Choose '{v}' from the list below.",
+               "Select the choice written as '{v}'.", "Find '{v}' among these options.")
+# "left" and "right" are left out: they are option texts of the probe (lesion sides).
+OPTION_WORDS = tuple(w for w in dict.fromkeys([*COLORS, *SHAPES, *BACKGROUNDS, *POSITIONS]) if w not in ("left", "right"))
+
+
+def _name_option(slot: dict, rng: np.random.Generator) -> tuple[str, str, str]:
+    k, g = slot["n_options"], LETTERS.index(slot["gold"])
+    texts = [OPTION_WORDS[i] for i in rng.permutation(len(OPTION_WORDS))[:k]]
+    # MedEvalKit's "A. x" lines and MMMU's "(A) x" lines, as the benchmarks print their options
+    line = "{}. {}" if rng.uniform() < 0.5 else "({}) {}"
+    listed = "\n".join(line.format(LETTERS[i], t) for i, t in enumerate(texts))
+    return f"{pick(rng, NAME_OPTION).format(v=texts[g])}\n{listed}", texts[g], texts[(g + 1) % k]

@@ -150,10 +150,10 @@ def qa_draft(rng: np.random.Generator, slot: dict, ctx: Context, p_formatted: fl
     """A one-turn VQA sample for ``slot``; its wrong_fact variant gives the plausible wrong answer (Chapter 00).
 
     Most samples (``p_formatted``) ask in the evaluation's own prompt format (MedEvalKit's, built
-    by ``eval.prompts.build_prompt``) and answer as that format asks: the letter, yes/no, a short
-    phrase. This is also what ``data.loaders.benchmark_items_to_samples`` makes of a real VQA
-    training split. The rest keep the LLaVA-style layout (options inline, "B. text" answers), so
-    the model also meets other phrasings.
+    by ``eval.prompts.build_prompt``) and answer as that format asks: yes/no, a short phrase. The
+    rest keep the LLaVA-style layout (options inline), so the model also meets other phrasings.
+    Multiple-choice questions are answered with the right option's text in both layouts (see
+    `corpus_questions.format_mc` for why the miniature does not answer with the letter).
     """
     from infimed_lib.data.benchmarks import BenchmarkItem
     from infimed_lib.eval.prompts import build_prompt
@@ -169,8 +169,8 @@ def qa_draft(rng: np.random.Generator, slot: dict, ctx: Context, p_formatted: fl
         human = "<image>\n" + (format_mc(qa) if qa.options else qa.question)
 
     def say(answer: str) -> list[dict]:
-        if qa.options and not formatted:
-            answer = f"{answer}. {qa.options[answer]}"
+        # Multiple choice is answered with the option's text, not its letter (see `format_mc`).
+        answer = qa.options[answer] if qa.options else answer
         return [{"from": "human", "value": human}, {"from": "gpt", "value": answer}]
     meta = meta_for(attrs, question_type=qa.question_type)
     return Draft(say(qa.answer), [image], meta, lambda r: say(qa.wrong), swap_images(attrs)), qa

@@ -201,7 +201,15 @@ def finding_question(attrs: dict, gold: str, n_options: int, rng: np.random.Gene
 
 
 def format_mc(qa: QA) -> str:
-    """The question with its options listed one per line, as LLaVA-style data writes them."""
+    """The question with its options listed one per line, as LLaVA-style data writes them.
+
+    The miniature corpus answers its multiple-choice questions with the right option's *text*
+    ("MRI"), where real datasets answer with the letter ("B"). Finding the letter written beside
+    a known answer is a two-step lookup that the random-initialised miniature language model does
+    not learn within the book's CPU budget (chapter 08's option-lookup probe measures it), so
+    letter answers taught it nothing about the image. The benchmarks' rules (MedEvalKit's
+    included) map an answer that names one option's text to that option's letter.
+    """
     return qa.question + "\n" + "\n".join(f"{k}. {v}" for k, v in qa.options.items())
 
 

@@ -23,7 +23,7 @@ from infimed_lib.eval.prompts import build_prompt, prompt_images
 
 # Answer lengths that fit every answer format of MedEvalKit's direct (non-reasoning) prompts:
 # a letter, yes/no, a short phrase; open answers get a sentence.
-DEFAULT_MAX_NEW_TOKENS = {"multiple_choice": 8, "yes_no": 8, "closed": 16, "open": 32}
+DEFAULT_MAX_NEW_TOKENS = {"multiple_choice": 24, "yes_no": 8, "closed": 16, "open": 32}
 
 
 @dataclass
