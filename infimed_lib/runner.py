@@ -5,8 +5,9 @@ executes ``notebooks/NN_*.ipynb`` into ``build/executed/<profile>/`` with the pr
 parameters. A failing notebook stops the run with one message naming the notebook and the cell,
 and its partly executed copy is kept. ``check-sources`` verifies the committed notebooks follow
 the conventions (no outputs, a literal ``parameters`` cell with a comment on every line);
-``stage-book`` copies the executed notebooks where Jupyter Book reads them; ``compare`` checks
-two run folders for byte-identical data files.
+``stage-book`` copies the executed notebooks where Jupyter Book reads them, each with a box under its
+title (run time, reads, writes; ``infimed_lib.chapter_box``); ``compare`` checks two run folders for
+byte-identical data files.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+from infimed_lib.chapter_box import TIMINGS_FILE, add_boxes, load_timings
 from infimed_lib.common import ParameterError, atomic_write_json, file_sha256
 from infimed_lib.profiles import apply_overrides, load_profile, resolve
 
@@ -89,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
         seconds = execute(notebook, out_dir / notebook.name, resolved[notebook.stem], Path.cwd(), kernel)
         timings[notebook.stem] = round(seconds, 1)
         print(f"[{profile.name}] {notebook.name} done in {seconds:.1f} s", flush=True)
-    atomic_write_json(out_dir / "notebook_timings.json", timings)
+    # A partial run (--only, --start) keeps the other chapters' times: the book prints them all.
+    atomic_write_json(out_dir / TIMINGS_FILE, {**load_timings(out_dir), **timings})
     print(f"executed notebooks: {out_dir} (total {sum(timings.values()):.0f} s)")
     return 0
 
@@ -196,7 +199,8 @@ def numpy_glue(nb, name: str) -> list[str]:
 
 
 def stage_book(args: argparse.Namespace) -> int:
-    """Copy executed notebooks into the book's chapter folder (the book never executes)."""
+    """Copy executed notebooks into the book's chapter folder (the book never executes), each with
+    its box of run time, reads and writes under the title."""
     profile = load_profile(args.profile)
     source = Path(args.output) / profile.name
     executed = sorted(source.glob("[0-9][0-9]_*.ipynb"))
@@ -208,6 +212,7 @@ def stage_book(args: argparse.Namespace) -> int:
     problems = [problem for name, nb in notebooks.items() for problem in numpy_glue(nb, Path(name).stem)]
     if problems:  # checked before anything is replaced, so a refused book keeps the last good chapters
         raise ParameterError("notebooks", "values the book cannot print:\n" + "\n".join(problems))
+    add_boxes(notebooks, source, profile)
     if BOOK_CHAPTERS.exists():
         shutil.rmtree(BOOK_CHAPTERS)
     BOOK_CHAPTERS.mkdir(parents=True)

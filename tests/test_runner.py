@@ -48,6 +48,8 @@ def test_runs_in_order_with_profile_parameters(book):
     executed = nbformat.read(book / "build" / "t" / "00_first.ipynb", as_version=4)
     assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
     assert set(json.loads((book / "build" / "t" / "notebook_timings.json").read_text())) == {"00_first", "01_second"}
+    assert run_cli(book, "--only", "01") == 0  # a partial run keeps the other chapters' times
+    assert set(json.loads((book / "build" / "t" / "notebook_timings.json").read_text())) == {"00_first", "01_second"}
 
 
 def test_failing_notebook_names_notebook_and_cell_and_keeps_copy(book, capsys):
@@ -175,3 +177,50 @@ def test_stage_book_refuses_before_replacing_the_last_good_chapters(tmp_path, mo
     with pytest.raises(ParameterError, match="03_model: glue 'ratio'"):
         runner.stage_book(args)
     assert (chapters / "03_model.ipynb").read_text() == "last good build"
+
+
+def _executed_chapter(path: Path, title: str) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(f"# {title}\n\nWhat this chapter does."),
+                nbformat.v4.new_code_cell("x = 1")]
+    nbformat.write(nb, path)
+
+
+def test_stage_book_puts_run_time_reads_and_writes_under_each_title(book, monkeypatch):
+    import argparse
+
+    from infimed_lib import chapter_box
+
+    executed = book / "build" / "t"
+    executed.mkdir(parents=True)
+    _executed_chapter(executed / "00_first.ipynb", "00 · First")
+    _executed_chapter(executed / "01_second.ipynb", "01 · Second")
+    (executed / "notebook_timings.json").write_text('{"00_first": 331.6}')  # 01 was never timed
+    io = {"00_first": {"reads": [{"path": "data/"}], "writes": [{"path": "{run_dir}/first/", "what": "tables"}]},
+          "01_second": {"reads": [{"path": "{run_dir}/first/", "from": "00"}], "writes": []}}
+    monkeypatch.setattr(chapter_box, "load_chapter_io", lambda path=None: io)
+    monkeypatch.setattr(runner, "BOOK_CHAPTERS", book / "chapters")
+    args = argparse.Namespace(profile=str(book / "p.yaml"), output=str(book / "build"), notebooks=str(book / "notebooks"))
+    assert runner.stage_book(args) == 0
+    first, second = (nbformat.read(book / "chapters" / f"{s}.ipynb", as_version=4) for s in ("00_first", "01_second"))
+    assert [c.source for c in first.cells[:1] + first.cells[2:3]] == ["# 00 · First", "What this chapter does."]
+    box = first.cells[1]
+    assert box.cell_type == "markdown" and box.source.startswith("```{admonition} This chapter")
+    assert "**Run time:** 5 min 32 s on this build (t profile)." in box.source
+    assert "- `data/`" in box.source and f"- `{book / 'run'}/first/`: tables" in box.source
+    assert box.source.index("**Reads:**") < box.source.index("**Writes:**")
+    box = second.cells[1]
+    assert "**Run time:** not measured on this build (t profile): no entry for 01_second" in box.source
+    assert f"- `{book / 'run'}/first/` (from [chapter 00](00_first.ipynb))" in box.source
+
+
+def test_every_chapter_lists_what_it_reads_and_writes():
+    from infimed_lib.chapter_box import format_duration, load_chapter_io
+
+    chapter_io = load_chapter_io()
+    stems = [p.stem for p in runner.list_notebooks(Path("notebooks"))]
+    assert sorted(chapter_io) == stems
+    for stem, io in chapter_io.items():
+        assert io["writes"] and all(entry["path"] for entry in io["reads"] + io["writes"]), stem
+        assert all(str(e["from"]) < stem[:2] for e in io["reads"] if "from" in e), f"{stem} reads from a later chapter"
+    assert (format_duration(53.2), format_duration(59.6), format_duration(331.6)) == ("53 s", "1 min 00 s", "5 min 32 s")

@@ -2,6 +2,9 @@
 
 Usage in a script: ``write_notebook(path, [("md", text), ("params", code), ("code", code), ...])``.
 The first code cell must be the parameters cell; it gets the ``parameters`` tag papermill needs.
+``("figure", code)`` is a code cell that draws one figure and glues it for a numbered
+``{glue:figure}`` in the markdown: its inline output is hidden in the book (``remove-output``),
+so the figure appears once there, and still shows when the notebook runs in Jupyter.
 """
 from __future__ import annotations
 
@@ -25,6 +28,8 @@ def write_notebook(path: str | Path, cells: list[tuple[str, str]]) -> Path:
                 cell.metadata["tags"] = ["parameters"]
             elif kind == "hide":
                 cell.metadata["tags"] = ["hide-input"]
+            elif kind == "figure":
+                cell.metadata["tags"] = ["remove-output"]
             nb.cells.append(cell)
     for index, cell in enumerate(nb.cells):
         cell["id"] = f"c{index:02d}"

@@ -47,6 +47,8 @@ def plot_parameters(table: pd.DataFrame, ax=None):
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 3.2))
     parts[["trainable", "frozen"]].plot.barh(stacked=True, ax=ax, color=["tab:green", "tab:gray"], logx=True)
+    totals = parts[["trainable", "frozen"]].sum(axis=1)
+    ax.set_xlim(left=totals[totals > 0].min() / 3)  # else the smallest part (the projector) falls off the axis
     ax.set_xlabel("parameters (log scale)")
     ax.set_ylabel("")
     return ax

@@ -5,22 +5,29 @@ cells = [
 ("md", r"""
 # 00 · Overview: what the paper claims, and how this book re-runs it
 
-InfiMed-Foundation (Zhu et al., arXiv 2509.22261) builds two medical vision-language models,
-1.7B and 4B parameters, from a Qwen3 language model and a SigLIP image encoder. The paper's
-argument has three legs:
+InfiMed-Foundation {cite}`zhu2025infimedfoundation` builds two medical vision-language models,
+1.7B and 4B parameters, from a Qwen3 language model {cite}`yang2025qwen3` and a SigLIP image
+encoder {cite}`zhai2023siglip`. The paper's argument has three legs:
 
 1. **Curated data** (section 3): every candidate medical dataset is sampled and graded by a strong
-   LLM on five quality dimensions; low-scoring datasets are left out (chapter 01).
+   LLM on five quality dimensions; low-scoring datasets are left out ([chapter 01](01_curation.ipynb)).
 2. **Compute-efficient pretraining** (sections 3.3 and 4.1.1): image-text samples of very
    different lengths are packed into 4,096-token rows with First-Fit-Decreasing, and each image
-   is pooled to 144 tokens instead of 729 during pretraining (chapters 02-04).
+   is pooled to 144 tokens instead of 729 during pretraining
+   ([chapters 02](02_packing.ipynb)-[04](04_pretraining.ipynb)).
 3. **Three supervised fine-tuning stages** (sections 4.1.2-4.1.4): general instruction following,
    then medical instruction following with general data mixed in, then a small balanced mixture
-   so that no large dataset dominates (chapters 05-07).
+   so that no large dataset dominates
+   ([chapters 05](05_sft_general.ipynb)-[07](07_sft_cross_distribution.ipynb)).
 
 The claim that ties them together is Table 2: the 4B model averages 56.4% over seven medical
 benchmarks, ahead of larger open medical models, and Table 3 attributes gains to each SFT
-stage (chapters 08-09).
+stage ([chapters 08](08_evaluation.ipynb)-[09](09_ablation_case_studies.ipynb)).
+
+The same authors' earlier InfiMed models {cite}`liu2025infimed` reached medical reasoning by a
+different route: fine-tuning on reasoning-style data, then reinforcement learning with verifiable
+rewards. InfiMed-Foundation has no reinforcement-learning stage; its gains come from data
+curation, cheaper pretraining and the staged fine-tuning, and those are what this book re-runs.
 
 This chapter sets the stage: the paper's reported numbers (kept as data files), the places where
 the paper contradicts itself and what this book chooses, the two profiles the notebooks run
@@ -66,12 +73,21 @@ pd.set_option("display.max_colwidth", 120)
 Each arrow is a set of files under the run folder, so any chapter can be re-run on its own or on
 another machine, and the book can be rebuilt without re-training.
 """),
-("code", r"""
+("figure", r"""
 ax = plot_pipeline()
 ax.figure.savefig(out_dir / "pipeline.png", bbox_inches="tight", dpi=120)
+glue("fig-pipeline", ax.figure, display=False)
 plt.show()
 """),
 ("md", r"""
+```{glue:figure} fig-pipeline
+:name: "fig-pipeline"
+
+The book's pipeline, left to right, with the chapter that runs each step. Curation decides which
+sources the stage mixtures may use; only the pretraining mixture is packed; the model of
+[chapter 03](03_model.ipynb) is trained four times in a row, and every trained checkpoint is evaluated.
+```
+
 ## What the paper reports
 
 The numbers below are read from `infimed_lib/resources/paper/`, copied exactly as printed; each
@@ -86,14 +102,26 @@ glue("paper_avg_4b", float(ours.loc["InfiMed-Foundation-4B", "Avg."]), display=F
 glue("paper_avg_17b", float(ours.loc["InfiMed-Foundation-1.7B", "Avg."]), display=False)
 glue("paper_best_avg", float(main["Avg."].max()), display=False)
 glue("paper_best_model", main.loc[main["Avg."].idxmax(), "model"], display=False)
+"""),
+("figure", r"""
 fig, axes = plt.subplots(1, 2, figsize=(17, 6), gridspec_kw={"width_ratios": [1, 1.2]})
 plot_main_results(main, ax=axes[0])
 plot_benchmark_heatmap(main, ax=axes[1])
 fig.tight_layout()
 fig.savefig(out_dir / "paper_table2.png", dpi=110)
+glue("fig-paper-table2", fig, display=False)
 plt.show()
 """),
 ("md", r"""
+```{glue:figure} fig-paper-table2
+:name: "fig-paper-table2"
+
+The paper's Table 2, read from its data file. Left: each model's average over the seven
+benchmarks, InfiMed's two models in orange. Right: the same models per benchmark. Read it by
+column: MedXVQA (MedXpertQA-MM) is dark for every open model, large or small, and it is where the
+proprietary models pull furthest ahead.
+```
+
 InfiMed-Foundation-4B averages {glue:text}`paper_avg_4b:.1f`% and the 1.7B model
 {glue:text}`paper_avg_17b:.1f`%; the best system in the table, {glue:text}`paper_best_model`, averages
 {glue:text}`paper_best_avg:.1f`%. The heat map shows why a single average hides a lot: every model
@@ -101,16 +129,27 @@ does well on SLAKE and OmniMedVQA and poorly on MedXpertQA-MM, whose five-way ex
 even most large open models near 20-25%, barely above the 20% a random guess gets.
 
 Table 3 is the paper's ablation of the three SFT stages, all starting from the same pretrained
-4B model. Chapter 09 runs the same four combinations at miniature scale and draws ours beside it.
+4B model. [Chapter 09](09_ablation_case_studies.ipynb) runs the same four combinations at miniature
+scale and draws ours beside it.
 """),
 ("code", r"""
 ablation = load_paper_table("sft_ablation")
 print(paper_table_source("sft_ablation"))
+"""),
+("figure", r"""
 ax = plot_ablation(ablation)
 ax.figure.savefig(out_dir / "paper_table3.png", bbox_inches="tight", dpi=110)
+glue("fig-paper-table3", ax.figure, display=False)
 plt.show()
 """),
 ("md", r"""
+```{glue:figure} fig-paper-table3
+:name: "fig-paper-table3"
+
+The paper's Table 3: one line per combination of SFT stages, all from the same pretrained 4B
+model. Where two lines cross, neither of the two combinations is better on every benchmark.
+```
+
 The paper's "Avg." is the plain mean of the seven benchmark scores (section 5.2). Recomputing it
 for every row of both tables finds one row where the printed value is not the mean of the printed
 scores, and it is the paper's own headline model:
@@ -158,8 +197,8 @@ findings (a lesion or not, where, how large, which organ) are visible in the pix
 DICOM images from the `pydicom` test data converted to PNG with their true modality, and simple
 coloured-shape scenes for the general-domain families. Every family of the paper's Table 1 has
 several named sources, and a few sources carry deliberately injected defects at known rates
-(their labels are stored apart from the samples), so that chapter 01 can measure how well a judge
-finds them. Held-out splits in each evaluation benchmark's own file format are written beside it.
+(their labels are stored apart from the samples), so that [chapter 01](01_curation.ipynb) can measure
+how well a judge finds them. Held-out splits in each evaluation benchmark's own file format are written beside it.
 """),
 ("code", r"""
 summary = corpus_summary(corpus)
@@ -172,12 +211,22 @@ summary
 The corpus holds {glue:text}`corpus_samples` training samples with {glue:text}`corpus_images` images in
 {glue:text}`corpus_sources` sources. One image per modality, with the finding the generator drew:
 """),
-("code", r"""
+("figure", r"""
 fig = plot_corpus_gallery(corpus, seed=seed)
 fig.savefig(out_dir / "corpus_gallery.png", bbox_inches="tight", dpi=110)
+glue("fig-corpus-gallery", fig, display=False)
 plt.show()
 """),
 ("md", r"""
+```{glue:figure} fig-corpus-gallery
+:name: "fig-corpus-gallery"
+
+One training image per modality of the miniature corpus, with the start of the text that goes
+with it. In the generated images the findings the text names (a lesion, its side and size) are
+drawn into the pixels, so a model can answer such questions only by looking; the nuclear-medicine
+and ultrasound images are real DICOM scans from the `pydicom` test data.
+```
+
 ## The tokenizer
 
 The paper uses Qwen3's tokenizer. The tiny profile trains a byte-level BPE of the same kind on

@@ -10,24 +10,24 @@ cells = [
 A pretraining corpus mixes very different samples: a one-line caption under a single image, a long
 figure description, a web page with several images between its paragraphs. Training on them one
 per row means padding every row to the longest sample, and most of what the model then processes is
-padding. Section 3.3 of the paper removes that waste by *packing*: several samples share one row
-of 4,096 tokens, in three steps.
+padding. Section 3.3 of the paper {cite}`zhu2025infimedfoundation` removes that waste by
+*packing*: several samples share one row of 4,096 tokens, in three steps.
 
 1. **Measure** every sample's multimodal length: its text tokens plus the tokens that stand for
    its images (144 per image during continual pretraining).
-2. **Pack** the samples into bins of at most 4,096 tokens with First-Fit-Decreasing (FFD): longest
-   sample first, each into the first bin that still has room.
+2. **Pack** the samples into bins of at most 4,096 tokens with First-Fit-Decreasing (FFD)
+   {cite}`johnson1973binpacking`: longest sample first, each into the first bin that still has room.
 3. **Store** every bin as JSON, `{"data": [...], "lengths": [...]}`, with the images inlined as
    base64, so the training job reads self-contained rows.
 
 This chapter runs the three steps on the continual-pretraining mixture and writes the shards that
-chapter 04 trains on. It also answers what the paper leaves open: how much padding packing saves
+[chapter 04](04_pretraining.ipynb) trains on. It also answers what the paper leaves open: how much padding packing saves
 and how much the choice of algorithm matters, what happens to samples longer than a row, how the
 144 or 729 visual tokens per image change the picture, and whether FFD keeps up with a corpus of
 tens of millions of samples (the paper's is about 30 billion tokens).
 
-Two deliberate differences from the Open-Qwen2VL code the paper follows (see
-`reference/anchors.md`): a sample longer than the row is never put into a bin that overflows; a
+Two deliberate differences from the Open-Qwen2VL code {cite}`wang2025openqwen2vl` the paper
+follows (see `reference/anchors.md`): a sample longer than the row is never put into a bin that overflows; a
 parameter decides whether it is truncated or dropped, and the count is reported. And our FFD gives
 exactly the textbook result in a small multiple of the time it takes to sort the lengths, where the
 usual loop over all open bins for every sample grows with samples x bins.
@@ -82,8 +82,8 @@ pd.set_option("display.max_colwidth", 80)
 
 Table 4 of the paper lists general image-caption and interleaved web data (DataComp, CCS, OBELICS,
 MMC4) and medical caption data (LLaVA-Med, MedTrinity, PubMedVision, ROCO) for continual
-pretraining. The miniature corpus has one small stand-in source for each. When chapter 01 has
-written a keep-list, the sources its quality assessment rejected are left out here.
+pretraining. The miniature corpus has one small stand-in source for each. When
+[chapter 01](01_curation.ipynb) has written a keep-list, the sources its quality assessment rejected are left out here.
 """),
 ("code", r"""
 mixture = build_mixture(spec, corpus_dir, keep_list if keep_list.exists() else None)
@@ -111,14 +111,24 @@ by_kind = pd.DataFrame({"kind": [s["kind"] for s in samples], "images": num_imag
                         "text tokens": text_tokens, "length [tokens]": lengths_pretrain})
 by_kind.groupby("kind").agg(["mean", "max"]).round(1)
 """),
-("code", r"""
+("figure", r"""
 ax = plot_length_histogram({f"{num_visual_tokens_pretrain} visual tokens per image": lengths_pretrain,
                             f"{num_visual_tokens_sft} visual tokens per image": lengths_sft}, capacity)
 ax.set_title("Multimodal length of the continual-pretraining samples")
 ax.figure.savefig(out_dir / "length_histogram.png", bbox_inches="tight", dpi=120)
+glue("fig-length-histogram", ax.figure, display=False)
 plt.show()
 """),
 ("md", r"""
+```{glue:figure} fig-length-histogram
+:name: "fig-length-histogram"
+
+How long the pretraining samples are, measured both ways, against the row length (the dashed
+line). At 144 tokens per image the lengths bunch well below one row, which is what lets several
+samples share a row. At 729 the whole distribution moves right, because the image tokens dominate,
+and a sample with several images no longer fits in a row at all.
+```
+
 ## 144 or 729 tokens per image
 
 Section 4 of the paper pools the 729 SigLIP patch features of an image to 144 tokens for
@@ -173,8 +183,8 @@ Every bin becomes one line of a shard file, in the paper's layout: `data` holds 
 them, `lengths` their multimodal lengths. A manifest records the capacity, the visual tokens per
 image, the template, a fingerprint of the tokenizer and a sha256 per shard. Reading the shards back
 checks every bin: the lengths fit the row, every image decodes, and every recorded length equals the
-length recomputed with the tokenizer. Any mismatch stops with the file and bin named, so chapter 04
-cannot silently train on a stale or edited shard. The first bin:
+length recomputed with the tokenizer. Any mismatch stops with the file and bin named, so
+[chapter 04](04_pretraining.ipynb) cannot silently train on a stale or edited shard. The first bin:
 """),
 ("code", r"""
 packed = list(read_bins(shard_dir, tokenizer=tokenizer))
@@ -184,8 +194,9 @@ pd.DataFrame({"id": [s["id"] for s in first["data"]], "source": [s["source"] for
               "images": [len(s["images"]) for s in first["data"]], "length [tokens]": first["lengths"]})
 """),
 ("md", r"""
-In training (chapter 04) the samples of a bin are concatenated into one row, but each keeps its own
-positions, starting again at 0, and attends only to itself. Open-Qwen2VL (and nanoVLM) let packed
+In training ([chapter 04](04_pretraining.ipynb)) the samples of a bin are concatenated into one
+row, but each keeps its own positions, starting again at 0, and attends only to itself
+([chapter 03](03_model.ipynb) draws the mask). Open-Qwen2VL {cite}`wang2025openqwen2vl` (and nanoVLM) let packed
 samples attend to each other, which quietly changes what is learned; the training library tests
 that a packed row gives the same per-sample loss as the samples run one by one.
 
@@ -217,13 +228,26 @@ at_scale = compare_algorithms(synthetic, capacity)
 extra = at_scale.set_index("algorithm")["rows_over_lower_bound_pct"]
 for name, key in [("ffd", "ffd"), ("next_fit", "nf"), ("first_fit", "ff"), ("best_fit_decreasing", "bfd"), ("greedy_knapsack", "gk")]:
     glue(f"{key}_extra_pct", float(extra[name]), display=False)
+at_scale.set_index("algorithm")[list(columns)].rename(columns=columns).round(3)
+"""),
+("figure", r"""
 ax = plot_comparison(at_scale)
 ax.set_title(f"{comparison_n:,} synthetic lengths, rows of {capacity} tokens")
 ax.figure.savefig(out_dir / "algorithms.png", bbox_inches="tight", dpi=120)
+glue("fig-algorithms", ax.figure, display=False)
 plt.show()
-at_scale.set_index("algorithm")[list(columns)].rename(columns=columns).round(3)
 """),
 ("md", r"""
+```{glue:figure} fig-algorithms
+:name: "fig-algorithms"
+
+The methods of the table above on the synthetic lengths: the share of row positions that hold
+real tokens, with the padding left written beside each bar. Padding every sample to the longest
+wastes a large share of all positions; next-fit, which never returns to an earlier row, wastes
+less, first-fit in the original order less still, and the three methods that place the long
+samples first fill their rows almost completely.
+```
+
 FFD needs {glue:text}`ffd_extra_pct:.3f`% more rows than the lower bound; next-fit, which never
 looks back, needs {glue:text}`nf_extra_pct:.1f`% more, and first-fit in the original order
 {glue:text}`ff_extra_pct:.2f`%. Best-fit-decreasing ({glue:text}`bfd_extra_pct:.3f`%) and the greedy
@@ -242,16 +266,28 @@ samples x rows and drops out early.
 ("code", r"""
 sizes = np.unique(np.geomspace(1000, timing_max_n, 8).astype(int))
 timing = timing_curve(sizes, capacity=capacity, seed=seed, budget_s=timing_budget_s)
-ax = plot_timing(timing)
-ax.set_title("Packing time against number of samples")
-ax.figure.savefig(out_dir / "timing.png", bbox_inches="tight", dpi=120)
-plt.show()
 largest = timing[timing["n"] == timing["n"].max()].set_index("algorithm")["seconds"]
 glue("largest_n", int(timing["n"].max()), display=False)
 glue("ffd_over_sort", float(largest["ffd"] / largest["numpy_sort"]), display=False)
 timing.pivot(index="n", columns="algorithm", values="seconds")
 """),
+("figure", r"""
+ax = plot_timing(timing)
+ax.set_title("Packing time against number of samples")
+ax.figure.savefig(out_dir / "timing.png", bbox_inches="tight", dpi=120)
+glue("fig-packing-timing", ax.figure, display=False)
+plt.show()
+"""),
 ("md", r"""
+```{glue:figure} fig-packing-timing
+:name: "fig-packing-timing"
+
+Seconds per call against the number of samples, both axes logarithmic, measured on this machine.
+Compare each line's slope with that of `numpy_sort` (dotted): a parallel line grows like sorting,
+a steeper one faster. Our `ffd` is the thick line; `linear_scan_ffd`, the plain loop over all open
+rows, climbs steeply and stops early, once its next size would pass the time budget.
+```
+
 At {glue:text}`largest_n` samples our FFD takes {glue:text}`ffd_over_sort:.1f` times as long as
 sorting the lengths with NumPy. `benchmarks/bench_ffd.py` repeats the measurement at 10 million
 lengths and against the `binpacking` package from PyPI; the README quotes its numbers.

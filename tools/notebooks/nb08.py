@@ -7,10 +7,13 @@ cells = [
 ("md", r"""
 # 08 · Evaluation on the seven benchmarks
 
-The paper scores every model of its Table 2 with MedEvalKit (section 5 and appendix A.4) on seven
-medical visual question answering benchmarks: the Health & Medicine part of MMMU, VQA-RAD, SLAKE,
-PathVQA, PMC-VQA, the open-access part of OmniMedVQA and the multimodal part of MedXpertQA. Three
-choices decide what a number in that table means:
+The paper {cite}`zhu2025infimedfoundation` scores every model of its Table 2 with MedEvalKit
+{cite}`medevalkit,lasa2025lingshu` (section 5 and appendix A.4) on seven medical visual question
+answering benchmarks: the Health & Medicine part of MMMU {cite}`yue2024mmmu`, VQA-RAD
+{cite}`lau2018vqarad`, SLAKE {cite}`liu2021slake`, PathVQA {cite}`he2020pathvqa`, PMC-VQA
+{cite}`zhang2023pmcvqa`, the open-access part of OmniMedVQA {cite}`hu2024omnimedvqa` and the
+multimodal part of MedXpertQA {cite}`zuo2025medxpertqa`. Three choices decide what a number in
+that table means:
 
 1. **The prompt.** Every question type gets its own closing instruction: answer with the option's
    letter, say "yes" or "no", answer with a word or phrase, or answer concisely. A reasoning
@@ -138,7 +141,7 @@ A score means little without its floor. The **majority class** baseline needs no
 each benchmark, question type and language, it always gives the most frequent gold answer. It
 knows each benchmark's answer distribution, which no model is told, so it is a generous floor:
 a model that beats it has used the image or the question. The **pretrained-only** model is the
-checkpoint after continual pretraining (chapter 04), before any instruction tuning: the same
+checkpoint after continual pretraining ([chapter 04](04_pretraining.ipynb)), before any instruction tuning: the same
 weights the SFT stages start from.
 """),
 ("code", r"""
@@ -150,10 +153,23 @@ if pretrained_baseline:
     models["pretrained only"] = pretrained.scores
 print("majority class:", MAJORITY_DEFINITION)
 table = scores_table(models)
+table.round(1)
+"""),
+("figure", r"""
 ax = plot_scores(table, "Accuracy per benchmark (all questions): our model and two baselines")
 ax.figure.savefig(eval_dir / "scores.png", bbox_inches="tight", dpi=120)
+glue("fig-benchmark-scores", ax.figure, display=False)
 plt.show()
-table.round(1)
+"""),
+("md", r"""
+```{glue:figure} fig-benchmark-scores
+:name: "fig-benchmark-scores"
+
+Accuracy on every benchmark and their plain mean (Avg.) for the final model, the majority-class
+answerer and the model after pretraining only, all questions counted. Read each group of bars
+against the majority class: a bar at its height or below means the model did no better there
+than always giving the most common answer.
+```
 """),
 ("md", r"""
 ## Closed-ended questions: the miniature run's success criterion
@@ -197,13 +213,13 @@ the margin we resample the *same* questions for the model and the baseline (a pa
 so that what one question's difficulty does to both cancels: the margin's 95% interval is
 [{glue:text}`margin_low:.1f`, {glue:text}`margin_high:.1f`] points. Differences between two
 runs smaller than about half that width are noise at this benchmark size, which is worth keeping
-in mind when reading the ablation in chapter 09; the real benchmarks, with thousands of
+in mind when reading the ablation in [chapter 09](09_ablation_case_studies.ipynb); the real benchmarks, with thousands of
 questions, pin scores down several times more tightly.
 
 What moves this margin? Most changes to the miniature recipe we measured (model width and depth,
 learning rate, curricula, epochs over the same samples, several questions per image, reasoning
 before the answer) stayed inside that noise. One did not: more *distinct* training images for
-the short-answer VQA sources. Chapter 00's `vqa_scale` parameter multiplies those sources
+the short-answer VQA sources. [Chapter 00](00_overview.ipynb)'s `vqa_scale` parameter multiplies those sources
 (the benchmarks stay as they are), and stage 2 takes them whole, so its time grows in
 proportion; the README gives what we measured at 4 times the images. At 1, the default, the
 book stays within its 20-minute CPU budget.
@@ -250,7 +266,8 @@ and copying the letter beside it is an in-context skill (an attention head has t
 answer's text against the options and fetch the token two places before it). A pretrained
 language model such as the paper's Qwen3 arrives with it, so in the paper profile this probe
 should sit near 100%. The miniature language model starts from random weights and meets
-multiple-choice questions only in the fine-tuning samples of chapters 05 to 07, one answer letter
+multiple-choice questions only in the fine-tuning samples of
+[chapters 05](05_sft_general.ipynb) to [07](07_sft_cross_distribution.ipynb), one answer letter
 each; the probe shows whether that was enough to form the skill, and so how far the image
 multiple-choice scores above can move at all.
 
@@ -299,7 +316,8 @@ records.groupby("verdict", sort=True).head(1)[columns]
 ("md", r"""
 Finally, the chapter's headline numbers are written to `eval/metrics.json`; each model's own
 folder under `eval/` holds its `scores.json`, `config.json` and one `predictions.jsonl` per
-benchmark, which chapter 09 reads back instead of generating the answers again.
+benchmark, which [chapter 09](09_ablation_case_studies.ipynb) reads back instead of generating the
+answers again.
 """),
 ("code", r"""
 metrics = {"model": final_name, "average": final.scores["average"],

@@ -7,7 +7,8 @@ cells = [
 ("md", r"""
 # 09 · The SFT ablation and case studies
 
-Section 5.3 of the paper asks what each of the three SFT stages contributes. Starting every time
+Section 5.3 of the paper {cite}`zhu2025infimedfoundation` asks what each of the three SFT stages
+contributes. Starting every time
 from the same pretrained checkpoint, it trains four combinations — stage 1 alone (general
 instruction following), 1+2 (adding medical instruction following), 1+3 (adding the balanced
 cross-distribution mixture straight away) and the full recipe 1+2+3 — and scores each on the
@@ -15,10 +16,11 @@ seven benchmarks (Table 3). Its reading: stage 2 brings the medical knowledge th
 OmniMedVQA need, stage 3 brings the robustness that VQA-RAD, SLAKE and PathVQA reward, and only
 all three together give the best average.
 
-Three of those four models already exist in our run: the checkpoints of chapters 05, 06 and 07
-are exactly "1", "1+2" and "1+2+3". This chapter trains the fourth, "1+3", with stage 3's data
-and settings but starting from the stage-1 checkpoint, evaluates all four with chapter 08's
-code, and sets our table beside the paper's. Then it puts our models next to the paper's Table 2
+Three of those four models already exist in our run: the checkpoints of
+[chapters 05](05_sft_general.ipynb), [06](06_sft_medical.ipynb) and
+[07](07_sft_cross_distribution.ipynb) are exactly "1", "1+2" and "1+2+3". This chapter trains the
+fourth, "1+3", with stage 3's data and settings but starting from the stage-1 checkpoint,
+evaluates all four with [chapter 08](08_evaluation.ipynb)'s code, and sets our table beside the paper's. Then it puts our models next to the paper's Table 2
 rows, and ends with case studies in the manner of the paper's Figures 4-8: single questions,
 their images, the truth, and two models' answers side by side.
 """),
@@ -95,7 +97,8 @@ warnings.filterwarnings("ignore", message="Glyph .* missing from font")
 The "1+3" model is stage 3 done differently in one respect only: it starts from the stage-1
 checkpoint instead of the stage-2 one. Everything else — the balanced mixture, learning rate,
 batch size, visual tokens, seed — is read from stage 3's own resolved configuration, so the
-comparison isolates the missing stage. As in chapters 05-07, the run happens in this kernel or,
+comparison isolates the missing stage. As in
+[chapters 05](05_sft_general.ipynb)-[07](07_sft_cross_distribution.ipynb), the run happens in this kernel or,
 with `launcher`, as an `accelerate` or `torchrun` job on several GPUs; a finished run with the
 same configuration is reused.
 """),
@@ -118,9 +121,9 @@ within stage 3's much smaller budget, or go without.
 
 ## Evaluating the four combinations
 
-Each model is evaluated exactly as in chapter 08, with the same settings; predictions chapter 08
-already made (the final model, the pretrained-only model and the majority class) are read back
-rather than generated again.
+Each model is evaluated exactly as in [chapter 08](08_evaluation.ipynb), with the same settings;
+predictions chapter 08 already made (the final model, the pretrained-only model and the majority
+class) are read back rather than generated again.
 """),
 ("code", r"""
 checkpoints = {"1": stage1_checkpoint, "1+2": stage2_checkpoint, "1+3": extra.checkpoint_dir,
@@ -137,7 +140,8 @@ print({label: result.resumed for label, result in results.items()})
 Our table has the paper's layout: which stages were applied, accuracy (%) on each benchmark, and
 the plain mean. The paper's row for the full recipe prints an average of
 {glue:text}`paper_printed_avg:.1f` although its seven scores average
-{glue:text}`paper_mean_avg:.1f` (chapter 00); the paper's printed values are shown unchanged.
+{glue:text}`paper_mean_avg:.1f` ([chapter 00](00_overview.ipynb)); the paper's printed values are
+shown unchanged.
 """),
 ("code", r"""
 ours = ablation_table({label: scores[label] for label in COMBINATIONS})
@@ -150,12 +154,22 @@ side_by_side = ablation_side_by_side(ours, paper_ablation)
 side_by_side.to_csv(report_dir / "ablation_side_by_side.csv")
 side_by_side.round(1)
 """),
-("code", r"""
+("figure", r"""
 fig = plot_ablation_comparison(ours, paper_ablation, baseline=percent_row(scores["majority class"]))
 fig.savefig(report_dir / "ablation_comparison.png", dpi=110)
+glue("fig-ablation-comparison", fig, display=False)
 plt.show()
 """),
 ("md", r"""
+```{glue:figure} fig-ablation-comparison
+:name: "fig-ablation-comparison"
+
+The four combinations of SFT stages per benchmark: the paper's 4B model on top, our miniature run
+below, with the majority class as black ticks over our bars. Compare the order of the coloured
+bars within each group, top against bottom, rather than their heights; and below, whether a bar
+clears its tick at all.
+```
+
 ## What adding a stage changes
 
 Miniature accuracies cannot match the paper's in level: the model is tiny, the data are
@@ -204,19 +218,32 @@ a stage, and per-benchmark differences are noisier still.
 ## A Table 2-style comparison
 
 The paper's Table 2 compares its models with proprietary, general and medical open models. We
-cannot run those; we put our own models and the two baselines chapter 08 introduced beside a few
-of the paper's rows: its two InfiMed models, the general model closest in size (Qwen2.5-VL-3B)
-and the oldest medical baseline (LLaVA-Med-7B).
+cannot run those; we put our own models and the two baselines [chapter 08](08_evaluation.ipynb)
+introduced beside a few of the paper's rows: its two InfiMed models, the general model closest in
+size (Qwen2.5-VL-3B {cite}`bai2025qwen25vl`) and the oldest medical baseline (LLaVA-Med-7B
+{cite}`li2023llavamed`).
 """),
 ("code", r"""
 ours_rows = {f"InfiMed miniature, SFT {label}": scores[label] for label in ("1+2+3", "1")}
 ours_rows.update({"pretrained only": scores["pretrained only"], "majority class": scores["majority class"]})
 comparison = main_results_table(ours_rows)
 comparison.to_csv(report_dir / "main_comparison.csv", index=False)
+comparison.round(1)
+"""),
+("figure", r"""
 fig = plot_main_comparison(comparison)
 fig.savefig(report_dir / "main_comparison.png", dpi=110)
+glue("fig-main-comparison", fig, display=False)
 plt.show()
-comparison.round(1)
+"""),
+("md", r"""
+```{glue:figure} fig-main-comparison
+:name: "fig-main-comparison"
+
+Accuracy per benchmark of our models and baselines (solid lines) beside four rows of the paper's
+Table 2 (dashed, hollow markers). The gap in level is expected of a miniature model; what to look
+for is whether our lines rise and fall across the benchmarks where the paper's do.
+```
 """),
 ("md", r"""
 ## Case studies

@@ -14,14 +14,15 @@ save_every = 0  # checkpoint every N optimizer steps for resuming; 0 saves only 
 CPT_INTRO = r"""
 # 04 · Continual pretraining on packed rows
 
-The first training stage (paper section 4.1.1, Table 5) aligns images with text and pours in
-medical caption knowledge. Three choices make it cheap: the vision tower stays frozen, each
-image is pooled to 144 tokens instead of 729, and samples are packed into rows of 4,096 tokens
-(chapter 02) so that almost no compute goes to padding. Only the caption and document text
-carries loss (chapter 00 shows the mask); inside a row, each sample sees only itself (chapter 03).
+The first training stage (section 4.1.1 and Table 5 of {cite}`zhu2025infimedfoundation`) aligns
+images with text and pours in medical caption knowledge. Three choices make it cheap: the vision
+tower stays frozen, each image is pooled to 144 tokens instead of 729, and samples are packed into
+rows of 4,096 tokens ([chapter 02](02_packing.ipynb)) so that almost no compute goes to padding.
+Only the caption and document text carries loss ([chapter 00](00_overview.ipynb) shows the mask);
+inside a row, each sample sees only itself ([chapter 03](03_model.ipynb)).
 
-This chapter trains on the shards chapter 02 wrote, starting from the random initial checkpoint
-of chapter 03, and then measures the two efficiency claims on our own hardware: tokens per second
+This chapter trains on the shards [chapter 02](02_packing.ipynb) wrote, starting from the random
+initial checkpoint of [chapter 03](03_model.ipynb), and then measures the two efficiency claims on our own hardware: tokens per second
 packed against padded, and step time at 144 against 729 visual tokens.
 """
 
@@ -30,22 +31,23 @@ SFT = {
         intro=r"""
 The first fine-tuning stage (paper section 4.1.2) teaches the pretrained model to follow
 instructions in general, before any medical question: the paper trains one epoch on
-Mammoth-VL-10M, a general instruction set whose answers carry short rationales. Our stand-in is
+Mammoth-VL-10M {cite}`guo2024mammothvl`, a general instruction set whose answers carry short
+rationales. Our stand-in is
 `mammoth-vl-mini`, questions about coloured-shape scenes with reasoning-style answers.
 
 From here on the paper gives every image all 729 tokens (Table 5), for fine detail in 384-pixel
 images. The miniature profile keeps 144: its images are 54 pixels wide, so 144 tokens (one per
 4.5 pixels) still resolve every finding the questions ask about, and a step costs about a quarter
 as much, which buys the tiny model four times as many fine-tuning samples in the same minutes
-(chapter 04 measures the step times). The paper profile sets 729. Batches are padded rather than
-packed: SFT samples are short and similar in length, and the chat template's masks (chapter 00)
-restrict the loss to the assistant's turns.
+([chapter 04](04_pretraining.ipynb) measures the step times). The paper profile sets 729. Batches
+are padded rather than packed: SFT samples are short and similar in length, and the chat
+template's masks ([chapter 00](00_overview.ipynb)) restrict the loss to the assistant's turns.
 """),
     "06_sft_medical": dict(stage="sft2", title="06 · SFT stage 2: medical instruction following", section="4.1.3",
         intro=r"""
 The second stage (paper section 4.1.3) is where medical question answering is learned: the
-medical VQA and dialogue sets that passed curation (chapter 01), with general instruction data
-mixed in so that what stage 1 taught is not forgotten. Table 4 calls the general part
+medical VQA and dialogue sets that passed curation ([chapter 01](01_curation.ipynb)), with general
+instruction data mixed in so that what stage 1 taught is not forgotten. Table 4 calls the general part
 "Mammoth-VL-10M-filtered": the same set without safety refusals ("Sorry, I can't ..."), which
 would teach a medical assistant to refuse. Our mixture uses `mammoth-vl-mini-filtered` for that.
 
@@ -65,16 +67,38 @@ Here `balance_to` caps every medical source at the same number of samples, seede
 }
 
 
-def training_code(stage, title):
-    """The cell that runs a stage and glues its loss drop and step count as <stage>_first_loss, ..."""
-    return f'''
-result = launch_stage(config, launcher, accelerate_config, num_processes)
+LOSS_CAPTION = {
+    "cpt": "Continual pretraining on the packed rows",
+    "sft1": "Stage 1 on the general instruction mixture",
+    "sft2": "Stage 2 on the medical mixture with general data mixed in",
+    "sft3": "Stage 3 on the small balanced mixture",
+}
+
+
+def training_cells(stage, title):
+    """Run a stage; then its loss curve as a numbered figure, gluing the loss drop and step count
+    as <stage>_first_loss, <stage>_last_loss, <stage>_steps."""
+    return [
+        ("code", "result = launch_stage(config, launcher, accelerate_config, num_processes)"),
+        ("figure", f'''
 frame, drop, ax = stage_outcome(result, "{title}")
 glue("{stage}_first_loss", drop["first_loss"], display=False)
 glue("{stage}_last_loss", drop["last_loss"], display=False)
 glue("{stage}_steps", len(frame), display=False)
+glue("fig-{stage}-loss", ax.figure, display=False)
 plt.show()
-'''
+'''),
+        ("md", f'''
+```{{glue:figure}} fig-{stage}-loss
+:name: "fig-{stage}-loss"
+
+{LOSS_CAPTION[stage]}.
+The loss of every optimizer step (light blue), its rolling mean (dark blue) and the learning rate
+(dashed orange, right axis): read the dark curve for the trend; the light one shows how much single
+small batches scatter around it.
+```
+'''),
+    ]
 
 
 def cpt_cells():
@@ -113,7 +137,7 @@ config = stage_config("cpt", run_dir, seed=seed, global_batch_size=global_batch_
 pd.Series(config.to_dict(), name="value").to_frame()
 '''),
         ("md", "## Training\n\nOne pass over the packed shards; the metrics file grows one line per optimizer step."),
-        ("code", training_code("cpt", "Continual pretraining (packed rows, 144 tokens per image)")),
+        *training_cells("cpt", "Continual pretraining (packed rows, 144 tokens per image)"),
         ("md", r"""
 Over {glue:text}`cpt_steps` optimizer steps the loss (mean over the first and last tenth of the steps)
 went from {glue:text}`cpt_first_loss:.2f` to {glue:text}`cpt_last_loss:.2f` nats per token. A
@@ -127,7 +151,7 @@ pd.Series(result.summary, name="value").to_frame()
 ## What packing and pooling buy
 
 The same model and the same samples, one run each, timed on this machine. *Packed* trains the
-rows as chapter 02 packed them; *padded* trains the same samples in batches padded to their
+rows as [chapter 02](02_packing.ipynb) packed them; *padded* trains the same samples in batches padded to their
 longest member, the way SFT batches are built. Only non-padding tokens are useful work.
 """),
         ("code", r'''
@@ -206,7 +230,7 @@ glue("{stage}_samples", len(mixture_built.samples), display=False)
 mixture_built.table()
 '''),
         ("md", "## Training"),
-        ("code", training_code(stage, spec["title"][5:])),
+        *training_cells(stage, spec["title"][5:]),
         ("md", f'''
 {{glue:text}}`{stage}_samples` samples, one epoch, {{glue:text}}`{stage}_steps` optimizer steps; the loss
 (mean over the first and last tenth of the steps) went from {{glue:text}}`{stage}_first_loss:.2f` to
