@@ -158,3 +158,36 @@ def test_extra_combination_reuses_a_finished_run_and_checks_paths(tmp_path):
     with pytest.raises(ParameterError, match="stage1_checkpoint"):
         run_extra_combination(config_path, tmp_path / "missing", out)
     assert COMBINATIONS == ("1", "1+2", "1+3", "1+2+3")
+
+
+def _write_predictions(folder, correct_by_benchmark):
+    files = {}
+    for name, correct in correct_by_benchmark.items():
+        rows = [{"id": f"q{i}", "question_type": "yes_no", "correct": bool(c)} for i, c in enumerate(correct)]
+        files[name] = atomic_write_jsonl(folder / f"{name}.jsonl", rows)
+    return files
+
+
+def test_combination_and_effect_intervals_pair_the_same_questions(tmp_path):
+    from infimed_lib.report.ablation import combination_intervals, effect_intervals
+
+    rng = np.random.default_rng(0)
+    majority = {b: rng.random(200) < 0.5 for b in ("vqa-rad", "slake")}
+    strong = {b: np.where(rng.random(200) < 0.4, True, v) for b, v in majority.items()}  # flips 40% to right
+    files = {}
+    for label, answers in {"majority class": majority, "1": majority, "1+2": strong}.items():
+        (tmp_path / label).mkdir()
+        files[label] = _write_predictions(tmp_path / label, answers)
+    table = combination_intervals(files).set_index("model")
+    assert table.loc["1", "margin over majority class (points)"] == 0
+    assert table.loc["1", "margin low"] == table.loc["1", "margin high"] == 0  # identical answers: no spread
+    gain = table.loc["1+2", "margin over majority class (points)"]
+    assert 10 < gain < 30 and table.loc["1+2", "margin low"] > 0
+    assert table.loc["1+2", "low (%)"] < table.loc["1+2", "closed macro (%)"] < table.loc["1+2", "high (%)"]
+    effects = effect_intervals(files).set_index("comparison")
+    assert list(effects.index) == ["+ stage 2 (1 → 1+2)"]
+    assert effects.iloc[0]["change (points)"] == pytest.approx(gain) and effects.iloc[0]["beyond noise"]
+    with pytest.raises(ParameterError, match="baseline"):
+        combination_intervals({"1": files["1"]})
+    with pytest.raises(ParameterError, match="predictions"):
+        effect_intervals({"1": files["1"]})

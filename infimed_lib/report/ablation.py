@@ -199,6 +199,47 @@ def macro_standard_error(scores: Mapping[str, Any]) -> float:
     return 100.0 * float(np.sqrt(sum(variances))) / len(variances)
 
 
+def combination_intervals(predictions: Mapping[str, Mapping[str, str | Path]], baseline: str = "majority class",
+                          seed: int = 0) -> pd.DataFrame:
+    """Closed-question macro accuracy of each model with its 95% interval, and its margin over ``baseline`` (Chapter 09).
+
+    ``predictions`` maps a model label to its ``{benchmark: predictions file}`` (an ``EvalResult``'s
+    ``predictions``) and must include ``baseline``. Intervals are chapter 08's stratified bootstrap
+    (`eval.uncertainty`); the margin is paired, question by question.
+    """
+    from infimed_lib.eval.uncertainty import closed_verdicts, macro_interval, margin_interval
+
+    if baseline not in predictions:
+        raise ParameterError("baseline", f"{baseline!r} is not among the models {sorted(predictions)}")
+    verdicts = {label: closed_verdicts(files) for label, files in predictions.items()}
+    rows = []
+    for label, answers in verdicts.items():
+        accuracy, margin = macro_interval(answers, seed=seed), margin_interval(answers, verdicts[baseline], seed=seed)
+        rows.append({"model": label, "closed macro (%)": accuracy.estimate, "low (%)": accuracy.low,
+                     "high (%)": accuracy.high, f"margin over {baseline} (points)": margin.estimate,
+                     "margin low": margin.low, "margin high": margin.high})
+    return pd.DataFrame(rows)
+
+
+def effect_intervals(predictions: Mapping[str, Mapping[str, str | Path]], seed: int = 0) -> pd.DataFrame:
+    """Each stage comparison of the paper's section 5.3 as a paired closed-macro difference with its 95% interval (Chapter 09).
+
+    A comparison whose interval contains 0 is not an effect this benchmark size can show.
+    """
+    from infimed_lib.eval.uncertainty import closed_verdicts, margin_interval
+
+    verdicts = {label: closed_verdicts(files) for label, files in predictions.items()}
+    rows = []
+    for name, (start, to) in EFFECTS.items():
+        if start in verdicts and to in verdicts:
+            change = margin_interval(verdicts[to], verdicts[start], seed=seed)
+            rows.append({"comparison": name, "change (points)": change.estimate, "low": change.low,
+                         "high": change.high, "beyond noise": not change.low <= 0 <= change.high})
+    if not rows:
+        raise ParameterError("predictions", f"need at least one pair of {list(COMBINATIONS)}")
+    return pd.DataFrame(rows)
+
+
 def run_extra_combination(stage3_config: str | Path, stage1_checkpoint: str | Path, output_dir: str | Path, *,
                           launcher: str = "inprocess", accelerate_config: str = "", num_processes: int = 1):
     """Train the "1+3" model: stage 3's recipe and data, started from the stage-1 checkpoint (Chapter 09).
