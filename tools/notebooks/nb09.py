@@ -64,7 +64,8 @@ from myst_nb import glue
 
 from infimed_lib.common import ParameterError, atomic_write_json
 from infimed_lib.eval import benchmark_folders, eval_name, evaluate, evaluate_majority, make_judge
-from infimed_lib.report.ablation import (COMBINATIONS, ablation_side_by_side, ablation_table, effect_agreement,
+from infimed_lib.report.ablation import (COMBINATIONS, ablation_side_by_side, ablation_table, combination_intervals,
+                                         effect_agreement, effect_intervals,
                                          macro_standard_error, main_results_table, percent_row,
                                          plot_ablation_comparison, plot_loss_comparison, plot_main_comparison,
                                          run_extra_combination, stage_effects)
@@ -215,6 +216,43 @@ the average of a run carries a standard error of up to {glue:text}`noise_points:
 Differences between combinations smaller than about twice that should not be read as effects of
 a stage, and per-benchmark differences are noisier still.
 
+## The stage effects against their noise
+
+The table above averages all questions, open ones included, with the analytic standard error.
+On the closed questions, which the rules score without a judge, [chapter 08](08_evaluation.ipynb)'s
+bootstrap gives every model a 95% interval, and a comparison of two models a *paired* one: both
+are scored on the same questions, so a resample that happens to draw hard questions draws them
+for both, and only the difference between the two models remains.
+"""),
+("code", r"""
+closed_predictions = {label: results[label].predictions for label in (*COMBINATIONS, "pretrained only", "majority class")}
+intervals = combination_intervals(closed_predictions, seed=seed)
+intervals.to_csv(report_dir / "ablation_intervals.csv", index=False)
+display(intervals.round(1))
+effects = effect_intervals(closed_predictions, seed=seed)
+effects.to_csv(report_dir / "ablation_effect_intervals.csv", index=False)
+shown = effects.set_index("comparison")
+for key, name in (("stage2", "+ stage 2 (1 → 1+2)"), ("stage3", "+ stage 3 after 2 (1+2 → 1+2+3)"),
+                  ("stage3_alone", "+ stage 3 (1 → 1+3)")):
+    glue(f"{key}_closed", float(shown.loc[name, "change (points)"]), display=False)
+    glue(f"{key}_low", float(shown.loc[name, "low"]), display=False)
+    glue(f"{key}_high", float(shown.loc[name, "high"]), display=False)
+glue("effects_beyond_noise", int(effects["beyond noise"].sum()), display=False)
+glue("effects_total", len(effects), display=False)
+effects.round(1)
+"""),
+("md", r"""
+On the closed questions, adding stage 2 after stage 1 changes the macro accuracy by
+{glue:text}`stage2_closed:.1f` points (95% interval {glue:text}`stage2_low:.1f` to
+{glue:text}`stage2_high:.1f`), adding stage 3 after 1+2 by {glue:text}`stage3_closed:.1f`
+({glue:text}`stage3_low:.1f` to {glue:text}`stage3_high:.1f`), and stage 3 alone after stage 1 by
+{glue:text}`stage3_alone_closed:.1f` ({glue:text}`stage3_alone_low:.1f` to
+{glue:text}`stage3_alone_high:.1f`). {glue:text}`effects_beyond_noise` of the
+{glue:text}`effects_total` comparisons have an interval that excludes zero: those are effects of
+a stage that this benchmark size can show; the others are not distinguishable from the luck of
+which questions were drawn, whatever their sign, and agreement in direction with the paper
+means little for them.
+
 ## A Table 2-style comparison
 
 The paper's Table 2 compares its models with proprietary, general and medical open models. We
@@ -295,6 +333,8 @@ notebooks with the real checkpoints and benchmark files.
 summary = {"ablation_average": {k: float(v) for k, v in averages.items()},
            "same_direction": int(agreement["same direction"].sum()), "comparisons": len(agreement),
            "best_combination": averages.idxmax(), "average_standard_error_points": float(noise),
+           "closed_macro_ci95": intervals.set_index("model")[["closed macro (%)", "low (%)", "high (%)"]].to_dict("index"),
+           "stage_effects_closed_ci95": effects.set_index("comparison")[["change (points)", "low", "high"]].to_dict("index"),
            "extra_run": str(extra.output_dir), "cases": int(len(cases))}
 atomic_write_json(report_dir / "metrics.json", summary)
 summary
