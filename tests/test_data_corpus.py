@@ -31,7 +31,7 @@ KINDS = {"caption", "interleaved", "instruction", "vqa", "dialogue"}
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
-    return generate_corpus(tmp_path_factory.mktemp("corpus") / "mini", seed=0, scale=SCALE)
+    return generate_corpus(tmp_path_factory.mktemp("corpus") / "mini", seed=0, scale=SCALE, workers=1)
 
 
 def _samples(root: Path) -> list[dict]:
@@ -50,6 +50,13 @@ def test_same_arguments_give_byte_identical_corpus_and_another_seed_differs(corp
     first = _tree(corpus)
     changed = [name for name in first if name in other and other[name] != first[name]]
     assert len(changed) > len(first) // 2
+
+
+def test_worker_processes_write_the_same_corpus(corpus, tmp_path):
+    parallel = generate_corpus(tmp_path / "parallel", seed=0, scale=SCALE, workers=2)
+    assert _tree(parallel) == _tree(corpus)
+    with pytest.raises(ParameterError, match="workers"):
+        generate_corpus(tmp_path / "bad", seed=0, scale=SCALE, workers=0)
 
 
 def test_layout_and_sample_schema(corpus):

@@ -13,9 +13,12 @@ end, so an interrupted run never leaves a half-written corpus behind.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
+import multiprocessing
 import os
 import shutil
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
@@ -94,7 +97,8 @@ def _write_source(root: Path, spec, index: int, seed: int, n: int, ctx: Context,
                         "domain": spec.domain, "images": paths, "conversations": draft.conversations,
                         "meta": draft.meta})
         label_rows.append({"id": sample_id, "source": spec.name, "defect": labels[i]})
-        bar.update(1)
+        if bar is not None:
+            bar.update(1)
     atomic_write_jsonl(root / "sources" / f"{spec.name}.jsonl", samples)
     realised = {t: sum(1 for x in labels if x == t) for t in DEFECT_TYPES}
     entry = {
@@ -123,16 +127,45 @@ def _write_benchmarks(root: Path, seed: int, scale: float, held_out: Context, ba
     return out
 
 
-def _write_corpus(root: Path, seed: int, scale: float, vqa_scale: float) -> None:
-    split = split_real_images(seed)
+@functools.lru_cache(maxsize=1)
+def _real_images(seed: int) -> dict:
+    return split_real_images(seed)
+
+
+def _source_job(root: str, index: int, seed: int, n: int) -> dict:
+    """One source, written by a worker process (the specs hold closures, so each worker rebuilds them)."""
+    return _write_source(Path(root), build_sources()[index], index, seed, n, Context(_real_images(seed)["train"]), None)
+
+
+def _write_sources(root: Path, seed: int, counts: list[int], workers: int, bar) -> list[dict]:
+    """Every source's manifest entry and labels, in source order whatever order they finish in.
+
+    Each source draws from its own seeded stream, so sources are independent and can be made in
+    parallel: ``workers`` processes (spawned, not forked: the notebook kernel may hold threads)
+    give byte-identical files in about 1/workers of the time.
+    """
+    if workers <= 1:
+        specs, ctx = build_sources(), Context(_real_images(seed)["train"])
+        return [_write_source(root, spec, i, seed, counts[i], ctx, bar) for i, spec in enumerate(specs)]
+    largest_first = sorted(range(len(counts)), key=lambda i: -counts[i])
+    written = [None] * len(counts)
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        jobs = {pool.submit(_source_job, str(root), i, seed, counts[i]): i for i in largest_first}
+        for job in as_completed(jobs):
+            written[jobs[job]] = job.result()
+            bar.update(counts[jobs[job]])
+    return written
+
+
+def _write_corpus(root: Path, seed: int, scale: float, vqa_scale: float, workers: int) -> None:
+    split = _real_images(seed)
     specs = build_sources()
     counts = [source_count(spec, scale, vqa_scale) for spec in specs]
     total = sum(counts) + sum(
         scaled(c, scale, MIN_BENCHMARK_ITEMS) for c in BENCHMARK_COUNTS.values())
     sources, families, labels = {}, {}, []
     with tqdm(total=total, desc="miniature corpus", unit="sample") as bar:
-        for index, spec in enumerate(specs):
-            written = _write_source(root, spec, index, seed, counts[index], Context(split["train"]), bar)
+        for spec, written in zip(specs, _write_sources(root, seed, counts, workers, bar)):
             sources[spec.name] = written["entry"]
             families.setdefault(spec.family, []).append(spec.name)
             labels.extend(written["labels"])
@@ -167,23 +200,28 @@ def _remove_stale(out: Path) -> None:
             shutil.rmtree(leftover, ignore_errors=True)
 
 
-def generate_corpus(out_dir: str | os.PathLike, seed: int = 0, scale: float = 1.0, vqa_scale: float = 1.0) -> Path:
+def generate_corpus(out_dir: str | os.PathLike, seed: int = 0, scale: float = 1.0, vqa_scale: float = 1.0,
+                    workers: int | None = None) -> Path:
     """Generate the miniature corpus into ``out_dir`` and return its path (Chapter 00).
 
     Same arguments give byte-identical files. ``scale`` multiplies every source's and
     benchmark's size (each keeps a few samples at tiny scales); ``vqa_scale`` multiplies the
     short-answer VQA sources' sizes on top (chapter 08: more distinct training images is what lifts the
     miniature model's closed-question scores). An existing corpus at
-    ``out_dir`` is replaced only once the new one is complete.
+    ``out_dir`` is replaced only once the new one is complete. ``workers`` processes make the
+    sources (default: one per CPU core, at most 4); the files do not depend on it.
     """
     out, seed, scale, vqa_scale = _check_args(out_dir, seed, scale, vqa_scale)
+    workers = min(4, os.cpu_count() or 1) if workers is None else require_type("workers", workers, int)
+    if workers < 1:
+        raise ParameterError("workers", f"must be >= 1, got {workers}")
     out.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale(out)
     partial = out.parent / f".{out.name}.partial-{os.getpid()}"
     shutil.rmtree(partial, ignore_errors=True)
     try:
         partial.mkdir()
-        _write_corpus(partial, seed, scale, vqa_scale)
+        _write_corpus(partial, seed, scale, vqa_scale, workers)
         if out.exists():
             old = out.parent / f".{out.name}.old-{os.getpid()}"
             os.replace(out, old)
