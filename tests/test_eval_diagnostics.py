@@ -231,6 +231,7 @@ def test_benchmark_captions_read_the_sidecars(tmp_path):
     (lambda w: diag.linear_probes(w["model"], [_image("red")], [{"modality": "CT"}], facets=("side",)), "facets"),
     (lambda w: diag.linear_probes(w["model"], [_image("red")] * 4, [{"modality": "CT"}] * 4,
                                   facets=("modality",)), "images"),
+    (lambda w: diag.linear_probes(w["model"], [_image("red")], [{"modality": "CT"}], ("modality",), l2=0), "l2"),
     (lambda w: diag.swap_pairs(_items(), seed="0"), "seed"),
     (lambda w: diag.image_swap_test(w["model"], w["tokenizer"], []), "items"),
     (lambda w: diag.image_swap_test(w["model"], w["tokenizer"], _items()[-2:]), "items"),

@@ -147,6 +147,10 @@ def linear_probes(model, images: Sequence, attrs: Sequence[Mapping], facets: Seq
         raise ParameterError("facets", f"{missing} appear in no image's attributes")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ParameterError("seed", f"expected an int, got {seed!r}")
+    if isinstance(l2, bool) or not isinstance(l2, (int, float)) or l2 <= 0:
+        raise ParameterError("l2", f"expected a positive number (the penalty keeps the optimum finite), got {l2!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ParameterError("batch_size", f"expected a positive int, got {batch_size!r}")
     features = probe_features(model, images, batch_size)
     order = torch.from_numpy(np.random.default_rng(seed).permutation(len(images)))
     is_train = torch.zeros(len(images), dtype=torch.bool)
