@@ -146,6 +146,9 @@ def test_benchmarks_load_and_share_no_image_with_training(corpus):
     for name in BENCHMARKS:
         items = load_benchmark(name, corpus / manifest["benchmarks"][name]["path"])
         assert len(items) == manifest["benchmarks"][name]["count"] >= 8
+        findings = read_jsonl(corpus / "benchmarks" / name / "findings.jsonl")  # chapter 08's sidecar
+        assert sorted(r["id"] for r in findings) == sorted(i.id for i in items)
+        assert f"benchmarks/{name}/findings.jsonl" in manifest["checksums"]
         for item in items:
             image = item.images[0] if isinstance(item.images[0], Image.Image) else load_image(item.images[0])
             assert np.asarray(image.convert("RGB")).tobytes() not in train_pixels

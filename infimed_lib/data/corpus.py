@@ -7,6 +7,8 @@ Chapter 00 (overview) walks through the corpus; CONTRIBUTING.md fixes its layout
     <corpus>/images/<source>/<id>.png   images
     <corpus>/labels/defects.jsonl       {"id", "source", "defect"}: ground truth, apart from the samples
     <corpus>/benchmarks/<benchmark>/... held-out splits in each benchmark's published format
+    <corpus>/benchmarks/<benchmark>/findings.jsonl  {"id", "modality", "finding"}: each item's true
+                                        image findings, for chapter 08's diagnostics only
 
 The whole corpus is built in a temporary folder beside ``out_dir`` and renamed into place at the
 end, so an interrupted run never leaves a half-written corpus behind.
@@ -28,7 +30,7 @@ from infimed_lib.common import (ParameterError, atomic_write_json, atomic_write_
                                 require_type)
 
 from .benchmarks import BENCHMARKS, write_benchmark
-from .corpus_bench import BENCHMARK_COUNTS, build_benchmark
+from .corpus_bench import BENCHMARK_COUNTS, build_benchmark, findings_rows
 from .corpus_medical import Context
 from .corpus_plan import scaled
 from .corpus_sources import build_sources
@@ -36,6 +38,8 @@ from .defects import DEFECT_TYPES, apply_defect, assign_defects, defect_counts
 from .dicom_images import split_real_images
 from .images import png_bytes
 
+# 2: multiple choice answered with the option's text, name-the-option instructions in the general
+# instruction source, and a findings.jsonl beside each benchmark (chapter 08's diagnostics only).
 GENERATOR_VERSION = 2
 MIN_SOURCE_SAMPLES = 4
 MIN_BENCHMARK_ITEMS = 8
@@ -117,8 +121,11 @@ def _write_benchmarks(root: Path, seed: int, scale: float, held_out: Context, ba
     for index, name in enumerate(BENCHMARKS):
         count = scaled(BENCHMARK_COUNTS[name], scale, MIN_BENCHMARK_ITEMS)
         rng = np.random.default_rng([seed, _BENCHMARK_STREAM, index])
-        items = build_benchmark(name, count, rng, held_out)
+        attrs: list[dict] = []
+        items = build_benchmark(name, count, rng, held_out, attrs)
         write_benchmark(name, items, root / "benchmarks" / name)
+        # Beside the published files, not in them: no evaluation reader looks for this name.
+        atomic_write_jsonl(root / "benchmarks" / name / "findings.jsonl", findings_rows(items, attrs))
         types: dict[str, int] = {}
         for item in items:
             types[item.question_type] = types.get(item.question_type, 0) + 1

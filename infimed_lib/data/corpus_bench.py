@@ -15,8 +15,8 @@ import numpy as np
 from .benchmarks import BenchmarkItem
 from .corpus_medical import RADIOLOGY, Context, qa_parts, vqa_source
 from .corpus_plan import balanced, gold_letters, weighted
-from .corpus_questions import VALUES, choice_question, finding_question
-from .corpus_text import MODALITY_PHRASES, article, pick
+from .corpus_questions import VALUES, choice_question, finding_question, finding_text
+from .corpus_text import MODALITY_PHRASES, article, pick, subject
 from .images import MEDICAL_MODALITIES, medical_image
 
 BENCHMARK_COUNTS = {"vqa-rad": 150, "slake": 150, "pathvqa": 120, "pmc-vqa": 120, "omnimedvqa": 150,
@@ -35,11 +35,12 @@ BODY_SYSTEM = {"head": "Nervous", "chest": "Respiratory", "abdomen": "Digestive"
                "skin": "Integumentary", "colon": "Digestive", "liver": "Digestive", "lymph node": "Lymphatic"}
 
 
-def _vqa_items(name, rng, n, ctx, modalities, qtypes, real=0.0, langs=None):
+def _vqa_items(name, rng, n, ctx, found, modalities, qtypes, real=0.0, langs=None):
     plan, _ = vqa_source(modalities, qtypes, real_fraction=real, langs=langs)
     items = []
     for i, slot in enumerate(plan(rng, n)):
         image, attrs, qa = qa_parts(rng, slot, ctx)
+        found.append(attrs)
         if name == "slake":
             part = attrs.get("body_part") or ""
             items.append(BenchmarkItem(
@@ -63,19 +64,21 @@ def _mc_slots(rng, n, modalities, options, real):
             for m, g, k, r in zip(balanced(rng, modalities, n), gold_letters(rng, counts), counts, reals)]
 
 
-def _pmc(rng, n, ctx):
+def _pmc(rng, n, ctx, found):
     items = []
     for i, slot in enumerate(_mc_slots(rng, n, MEDICAL_MODALITIES, (4,), 0.1)):
         image, attrs, qa = qa_parts(rng, slot, ctx)
+        found.append(attrs)
         items.append(BenchmarkItem("pmc-vqa", f"pmc_{i + 1:04d}", qa.question, [image], qa.options, qa.answer,
                                    "multiple_choice", meta={"Caption": f"Figure {i % 6 + 1}."}))
     return items
 
 
-def _omni(rng, n, ctx):
+def _omni(rng, n, ctx, found):
     items = []
     for i, slot in enumerate(_mc_slots(rng, n, MEDICAL_MODALITIES, (2, 3, 4), 0.3)):
         image, attrs, qa = qa_parts(rng, slot, ctx)
+        found.append(attrs)
         dataset = "DICOM-Library" if attrs.get("origin") == "dicom" else f"Mini-{attrs['modality']}"
         items.append(BenchmarkItem(
             "omnimedvqa", f"omni_{i + 1:04d}", qa.question, [image], qa.options, qa.answer, "multiple_choice",
@@ -91,13 +94,14 @@ def _vignette(attrs: dict, rng: np.random.Generator) -> str:
     return f"{article(str(age)).capitalize()} {age}-year-old {sex} is evaluated for {complaint}. The {study} shown was obtained. "
 
 
-def _medxpert(rng, n, ctx):
+def _medxpert(rng, n, ctx, found):
     items = []
     modalities = balanced(rng, MEDICAL_MODALITIES, n)
     golds = gold_letters(rng, [5] * n)
     for i in range(n):
         location_question = rng.uniform() < 0.3
         image, attrs = medical_image(rng, modalities[i], **({"lesion": True} if location_question else {}))
+        found.append(attrs)
         stem = _vignette(attrs, rng)
         if location_question:
             qa = choice_question("location", f"{attrs['level']} {attrs['side']}", VALUES["location"] + ("no visible lesion",),
@@ -118,7 +122,7 @@ MMMU_PREFIX = {"Pharmacy": "A contrast agent was given before this study. ",
                "Public_Health": "This image comes from a screening programme. "}
 
 
-def _mmmu(rng, n, ctx):
+def _mmmu(rng, n, ctx, found):
     items = []
     slots = _mc_slots(rng, n, MEDICAL_MODALITIES, (4, 5), 0.0)
     closed = set(rng.permutation(n)[: max(1, n // 10)].tolist())
@@ -126,6 +130,7 @@ def _mmmu(rng, n, ctx):
         if i in closed:
             slot = {**slot, "qtype": "closed"}
         image, attrs, qa = qa_parts(rng, slot, ctx)
+        found.append(attrs)
         subject = MMMU_SUBJECT.get(qa.facet, "Clinical_Medicine")
         if i % 5 == 3:  # the two subjects with no imaging facet of their own get a share of questions
             subject = "Pharmacy" if i % 10 == 3 else "Public_Health"
@@ -139,21 +144,41 @@ def _mmmu(rng, n, ctx):
     return items
 
 
-def build_benchmark(name: str, count: int, rng: np.random.Generator, ctx: Context) -> list[BenchmarkItem]:
-    """``count`` held-out items of benchmark ``name`` (Chapter 00); ``ctx`` holds held-out real scans."""
+def build_benchmark(name: str, count: int, rng: np.random.Generator, ctx: Context,
+                    attrs_out: list | None = None) -> list[BenchmarkItem]:
+    """``count`` held-out items of benchmark ``name`` (Chapter 00); ``ctx`` holds held-out real scans.
+
+    ``attrs_out``, when given, receives each item's true image attributes in item order (the
+    published formats have no place for them; :func:`findings_rows` turns them into the sidecar
+    that chapter 08's diagnostics read). Collecting them draws nothing from ``rng``.
+    """
+    found: list[dict] = [] if attrs_out is None else attrs_out
     if name == "vqa-rad":
-        return _vqa_items(name, rng, count, ctx, RADIOLOGY, {"yes_no": 0.6, "open": 0.4}, real=0.15)
+        return _vqa_items(name, rng, count, ctx, found, RADIOLOGY, {"yes_no": 0.6, "open": 0.4}, real=0.15)
     if name == "pathvqa":
-        return _vqa_items(name, rng, count, ctx, ("histopathology",), {"yes_no": 0.5, "open": 0.5})
+        return _vqa_items(name, rng, count, ctx, found, ("histopathology",), {"yes_no": 0.5, "open": 0.5})
     if name == "slake":
-        return _vqa_items(name, rng, count, ctx, RADIOLOGY, {"yes_no": 0.4, "closed": 0.25, "open": 0.35},
+        return _vqa_items(name, rng, count, ctx, found, RADIOLOGY, {"yes_no": 0.4, "closed": 0.25, "open": 0.35},
                           langs={"en": 0.6, "zh": 0.4})
-    if name == "pmc-vqa":
-        return _pmc(rng, count, ctx)
-    if name == "omnimedvqa":
-        return _omni(rng, count, ctx)
-    if name == "medxpertqa-mm":
-        return _medxpert(rng, count, ctx)
-    if name == "mmmu-med":
-        return _mmmu(rng, count, ctx)
+    builders = {"pmc-vqa": _pmc, "omnimedvqa": _omni, "medxpertqa-mm": _medxpert, "mmmu-med": _mmmu}
+    if name in builders:
+        return builders[name](rng, count, ctx, found)
     raise ValueError(f"unknown benchmark {name!r}; expected one of {list(BENCHMARK_COUNTS)}")
+
+
+def finding_line(attrs: dict) -> str:
+    """One line of an image's true findings, e.g. "CT scan of the chest with a small lesion in the
+    upper left" (Chapter 08's oracle-caption test). A real scan's lesion status is unknown, so its
+    line names only the modality and the body part."""
+    if attrs.get("lesion") is None:
+        return f"{MODALITY_PHRASES[attrs['modality']][0]} {subject(attrs)}".strip()
+    return finding_text(attrs)
+
+
+def findings_rows(items: list[BenchmarkItem], attrs: list[dict]) -> list[dict]:
+    """``{"id", "modality", "finding"}`` per item: the ``findings.jsonl`` sidecar the corpus writes
+    beside each miniature benchmark (Chapter 08). Evaluation never reads it; only the diagnostics
+    of "where is the image signal lost?" do."""
+    if len(items) != len(attrs):
+        raise ValueError(f"{len(items)} items but {len(attrs)} attribute dicts")
+    return [{"id": item.id, "modality": a["modality"], "finding": finding_line(a)} for item, a in zip(items, attrs)]

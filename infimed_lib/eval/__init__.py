@@ -4,10 +4,14 @@
 verdicts, ``aggregate``/``summary`` into scores; ``generate`` and ``run`` drive a checkpoint over
 the benchmarks, ``baselines`` gives the majority-class answers, ``judge`` the optional LLM
 judge of open questions and ``uncertainty`` bootstrap intervals of the scores; ``lookup`` probes whether a model can find
-an option's letter at all when the question names the option.
+an option's letter at all when the question names the option; ``diagnostics`` (with ``probes`` and
+``attention_share``) asks where the image signal is lost between the pixels and the answer.
 """
 from infimed_lib.eval.aggregate import aggregate
 from infimed_lib.eval.baselines import MAJORITY_DEFINITION, majority_answers, majority_responses
+from infimed_lib.eval.diagnostics import (attention_share_by_checkpoint, benchmark_captions, benchmark_modalities,
+                                          closed_items, diagnostic_headline, image_attention_share, image_swap_test, linear_probes, oracle_caption_test,
+                                          probe_images, swap_pairs)
 from infimed_lib.eval.extract import extract_choice, parse_response
 from infimed_lib.eval.judge import LLMJudge, make_judge, parse_judge_reply
 from infimed_lib.eval.lookup import (chance_level, lookup_headline, lookup_items, lookup_probe, lookup_records,
@@ -22,7 +26,8 @@ from infimed_lib.eval.summary import (CLOSED_TYPES, benchmark_overview, breakdow
 from infimed_lib.eval.uncertainty import Interval, closed_verdicts, macro_interval, margin_interval
 
 __all__ = [
-    "CLOSED_TYPES", "EvalConfig", "chance_level", "load_for_eval", "lookup_headline", "lookup_items", "lookup_probe",
+    "CLOSED_TYPES", "EvalConfig", "attention_share_by_checkpoint", "benchmark_captions", "benchmark_modalities",
+    "closed_items", "diagnostic_headline", "image_attention_share", "image_swap_test", "linear_probes", "oracle_caption_test", "probe_images", "swap_pairs", "chance_level", "load_for_eval", "lookup_headline", "lookup_items", "lookup_probe",
     "lookup_records", "lookup_table", "EvalResult", "Interval", "LLMJudge", "MAJORITY_DEFINITION", "aggregate", "benchmark_overview",
     "benchmark_folders", "breakdown_table", "build_prompt", "closed_verdicts", "compare_breakdown", "eval_name", "evaluate", "evaluate_majority", "example_prompts",
     "extract_choice", "load_scores", "macro_interval", "majority_answers", "majority_responses", "make_judge",
