@@ -59,6 +59,12 @@ device = "auto"  # auto (cuda if available) | cpu | cuda
 dtype = "auto"  # auto (bfloat16 on GPU, the checkpoint's own on CPU) | float32 | bfloat16
 num_threads = 1  # PyTorch CPU threads while generating; 0: PyTorch's default (one is fastest for the tiny model)
 lookup_questions = 200  # text-only questions of the option-lookup probe; 0 skips the probe
+diagnostics = True  # run "Where is the image signal lost?" (about a minute on a CPU at the defaults)
+probe_image_count = 600  # procedural images for the linear probes, the five modalities in turn
+diagnostic_questions = 20  # closed questions per benchmark for the image-swap and caption tests; None: all
+oracle_captions = True  # the caption test needs the miniature corpus's benchmarks/<name>/findings.jsonl; False for real benchmarks
+attention_prompts = 16  # closed questions for the attention measurement, taken from each benchmark in turn
+attention_checkpoints = {}  # name -> checkpoint folder; {}: every stage checkpoint of run_dir that exists
 """),
 ("code", r"""
 import math
@@ -74,6 +80,12 @@ from infimed_lib.eval import (MAJORITY_DEFINITION, benchmark_folders, benchmark_
                               compare_breakdown, eval_name, evaluate, evaluate_majority, example_prompts, lookup_headline,
                               lookup_items, lookup_probe, lookup_table, macro_interval, make_judge, margin_interval,
                               open_metrics_table, plot_scores, scores_table, unanswered_share)
+from infimed_lib.common import atomic_write_text
+from infimed_lib.eval import (attention_share_by_checkpoint, benchmark_captions, benchmark_modalities, closed_items,
+                              diagnostic_headline, image_swap_test, linear_probes, load_for_eval, oracle_caption_test,
+                              probe_images)
+from infimed_lib.eval.generate import cpu_threads
+from infimed_lib.report.diagnostics import plot_attention_share, plot_probes
 from infimed_lib.train import STAGE_DIRS
 
 run_dir = Path(run_dir)
@@ -286,6 +298,220 @@ dermoscopy, and real DICOM scans).
 """),
 ("code", r"""
 compare_breakdown(models, "modality").round(1)
+"""),
+("md", r"""
+## Where is the image signal lost?
+
+The scores say how often the model is right; they do not say which step fails when it is not.
+Between the pixels and the answer an image passes four places: the frozen vision tower turns
+it into patch features, the projector pools them to an N x N grid and maps them into the
+language model's embedding space, the language model attends to those visual tokens while it
+reads the question, and it writes the answer. Each measurement below isolates one of these
+steps. Read them in order: the first place where the signal is missing is where to spend the
+next training run.
+
+1. **Linear probes**: is the finding in the features at all?
+2. **Image swap**: does the answer depend on the image?
+3. **Oracle caption**: can the language model answer when it is *told* the finding?
+4. **Attention share**: does the position that starts the answer look at the image tokens?
+
+This is the same debugging order one would follow with a full-size vision-language model; only
+the numbers are miniature.
+"""),
+("code", r"""
+diag_dir = eval_dir / "diagnostics"
+diag_dir.mkdir(parents=True, exist_ok=True)
+questions = [q for name in items for q in closed_items(items[name])[:diagnostic_questions]]
+model, tokenizer = load_for_eval(checkpoint, tokenizer_dir, device, dtype) if diagnostics else (None, None)
+
+
+def save_table(table, name):
+    # each diagnostic table is kept beside the evaluation, for auditing
+    atomic_write_text(diag_dir / f"{name}.csv", table.to_csv(index=False))
+    return table
+
+
+print(f"{len(questions)} closed questions from {len(items)} benchmarks; model: {final_name}")
+"""),
+("md", r"""
+### 1. Linear probes: what the image features carry
+
+A *linear probe* asks whether a piece of information can be read off a set of features by a
+straight line: a logistic regression trained on the features of images whose answer we know,
+and tested on others. We draw {glue:text}`probe_n` new procedural images (the corpus's own
+generator, so every image comes with its true modality, body part, lesion, and the lesion's
+side, level and size), and probe three feature sets of the same images:
+
+- **pixels (pooled)**: the raw pixels averaged to the projector's N x N grid, a reference that
+  says how hard the facet is without any network;
+- **vision tower (pooled)**: the frozen SigLIP tower's patch features, pooled to that grid,
+  exactly as the projector receives them;
+- **projector output**: the visual tokens the language model receives.
+
+Each facet is split 70/30 into training and test images; the dashed mark is the share of the
+test images' most frequent class, the score of a probe that learned nothing. Images without the
+facet (no lesion: no side) are left out of that facet.
+"""),
+("code", r"""
+probes = None
+if diagnostics:
+    probe_pictures, probe_attrs = probe_images(probe_image_count, seed=seed)
+    with cpu_threads(num_threads):
+        probes = save_table(linear_probes(model, probe_pictures, probe_attrs, seed=seed), "probes")
+    fig = plot_probes(probes)
+    fig.savefig(diag_dir / "probes.png", bbox_inches="tight", dpi=120)
+    plt.show()
+probes.pivot(index="facet", columns="features", values="accuracy_pct").round(1) if diagnostics else None
+"""),
+("md", r"""
+Averaged over the facets, the probes read {glue:text}`probe_pixels:.1f`% from the pooled pixels,
+{glue:text}`probe_tower:.1f`% from the vision tower and {glue:text}`probe_projector:.1f`% from the
+projector's output; the projector's weakest facet is {glue:text}`probe_weakest`
+({glue:text}`probe_weakest_acc:.1f`%).
+
+How to read the bars, facet by facet:
+
+- **Tower well above pixels**: the tower extracts the facet. Note that the miniature tower is
+  *random* and frozen: random features of many overlapping patches, pooled, already make the
+  small lesion's position and size linearly readable, which averaged pixels do less well. A
+  high probe therefore says the information is *present*, not that the model *uses* it.
+- **Projector below tower**: the projector (the one trained part in front of the language
+  model during pretraining) throws the facet away. That is a projector problem: more alignment
+  data or a larger pooled grid.
+- **Projector as high as tower**: the visual tokens carry the facet to the language model. If
+  the model still answers questions about it near chance, the signal is lost *after* this
+  point, in how the language model reads the tokens; the next three measurements look there.
+
+A probe is a lower bound on what is there (a non-linear reader might do better) and needs a
+fair floor: always compare with the majority mark, not with 50%.
+"""),
+("md", r"""
+### 2. Image swap: does the answer depend on the image?
+
+Each closed question is asked twice: once with its own image, once with the image of another
+question from the same benchmark and of the same modality (a seeded shuffle that never gives a
+question its own image). Prompts, generation and scoring are the evaluation's own. Keeping the
+modality keeps the prompt plausible (a CT question still sees a CT) and leaves questions *about
+the modality* with their right answer, so what the swap removes is the finding inside the image:
+the lesion, where it is, how large, which organ.
+"""),
+("code", r"""
+swap = None
+if diagnostics:
+    modalities = benchmark_modalities(corpus_dir) if oracle_captions else None
+    swap = save_table(image_swap_test(model, tokenizer, questions, seed, modalities, batch_size=batch_size,
+                                      max_new_tokens=max_new_tokens, reasoning=reasoning, num_threads=num_threads), "swap")
+swap.round(1) if diagnostics else None
+"""),
+("md", r"""
+Over {glue:text}`swap_n` questions, accuracy is {glue:text}`swap_own:.1f`% with the right image
+and {glue:text}`swap_swapped:.1f`% with a swapped one; {glue:text}`swap_changed:.1f`% of the
+answers change (what the scoring rules read from the response: the letter, yes/no or the
+normalised phrase) and {glue:text}`swap_reworded:.1f`% of the raw responses.
+
+Three numbers, three questions:
+
+- **Responses changed** measures whether the image reaches the output at all. A model that
+  ignores its image writes the same text for the same question, whatever the pixels: 0%. Near
+  0% here means the signal is lost before the answer, whatever the probes showed.
+- **Answers changed** measures whether it reaches the part that is scored. A model can describe
+  each image differently in words the rules cannot read (a model fresh from general
+  instruction tuning describes shapes instead of saying "yes"): responses change, answers do not.
+- **The accuracy drop** measures whether looking *helps*. Many answers can change while
+  accuracy stays put: the model reacts to the image but not to the right thing in it.
+
+Do not expect the swapped accuracy to fall to zero even for a perfect reader: a partner image
+has the same answer to "is there a lesion?" about half the time, and the same modality always.
+The informative comparison is between checkpoints, or against the pretrained-only model.
+"""),
+("md", r"""
+### 3. Oracle caption: can the language model answer when told the finding?
+
+Now the image is taken away and the finding is given as text. The miniature corpus keeps, beside
+each benchmark's published files, a line of each image's true findings ("CT scan of the chest
+with a small lesion in the upper left"; `findings.jsonl`, read only here, never by the
+evaluation). The prompt is built exactly as before, and only its `<image>` marker is replaced by
+"Image: <that line>." The question, options and instruction are unchanged.
+"""),
+("code", r"""
+oracle = None
+if diagnostics and oracle_captions:
+    oracle = save_table(oracle_caption_test(model, tokenizer, questions, benchmark_captions(corpus_dir),
+                                            batch_size=batch_size, max_new_tokens=max_new_tokens, reasoning=reasoning,
+                                            seed=seed, num_threads=num_threads), "oracle_caption")
+oracle.round(1) if oracle is not None else None
+"""),
+("md", r"""
+On {glue:text}`caption_n` closed questions the model scores {glue:text}`caption_image:.1f`% with
+the image and {glue:text}`caption_text:.1f`% with the finding written out.
+
+- **Much better with the caption**: the language model can map a finding to the answer; what
+  fails is the path from pixels to that finding (the projector, or the language model's reading
+  of visual tokens). More image-text alignment is the remedy.
+- **Near chance with the caption too**: the language model itself cannot answer these
+  questions, even told the answer's ingredients; no change to the vision side will help until
+  it can. For a miniature model trained from scratch this is a real possibility: unlike the
+  paper's Qwen3, it has read very little text.
+
+Two cautions. The model never saw a finding *written in a prompt* during training (captions
+are always answers), so the caption format is new to it and a low score partly measures that.
+And where the options are finding descriptions themselves (MedXpertQA, some PMC-VQA and
+OmniMedVQA questions), the caption matches one option word for word, so the test then
+measures option lookup, which the option-lookup probe above checks on its own.
+"""),
+("md", r"""
+### 4. Attention share: does the answer position look at the image?
+
+The last prompt position is where the first answer token is predicted. In each layer of the
+language model, its attention weights (averaged over heads) say what share of what it reads
+comes from the image tokens. The reference is the image tokens' share of the prompt, the
+attention they would get if the position looked at every token equally. Attention weights exist
+only in eager attention, so the language model is switched to it for one forward pass per
+prompt and switched back afterwards. Every stage checkpoint is measured, so the curve shows
+how training changed it.
+"""),
+("code", r"""
+stage_labels = {"cpt": "pretrained", "sft1": "SFT 1", "sft2": "SFT 2", "sft3": "SFT 3"}
+attention_checkpoints = attention_checkpoints or {
+    label: str(run_dir / STAGE_DIRS[key] / "checkpoint") for key, label in stage_labels.items()
+    if (run_dir / STAGE_DIRS[key] / "checkpoint").is_dir()}
+attention = None
+if diagnostics and attention_checkpoints:
+    attention = save_table(attention_share_by_checkpoint(attention_checkpoints, tokenizer_dir, questions,
+                                                         attention_prompts, reasoning=reasoning, device=device,
+                                                         dtype=dtype, num_threads=num_threads), "attention_share")
+    fig = plot_attention_share(attention)
+    fig.savefig(diag_dir / "attention_share.png", bbox_inches="tight", dpi=120)
+    plt.show()
+for name, value in diagnostic_headline(probes, swap, oracle, attention).items():
+    glue(name, value, display=False)
+"""),
+("md", r"""
+In its most image-directed layer, the {glue:text}`attention_first` model puts
+{glue:text}`attention_first_peak:.1f`% of the answer position's attention on the image tokens,
+against {glue:text}`attention_first_reference:.1f`% for uniform attention; the
+{glue:text}`attention_last` model puts {glue:text}`attention_last_peak:.1f`% there (reference
+{glue:text}`attention_last_reference:.1f`%).
+
+The image tokens are most of the prompt (144 per image in the tiny profile, against a few dozen
+text tokens), so a
+model that spreads its attention evenly already gives them most of it. What matters is the
+comparison with the dashed reference:
+
+- **Below the reference in every layer**: the answer position reads mostly the question text
+  and the chat template; the image reaches the answer only faintly. Together with an answer
+  that rarely changes under the image swap, this locates the loss in the language model's use
+  of the visual tokens.
+- **Above the reference in some layers**: the model does route information from the image to
+  the answer. If the swap test still shows few changed answers, what it reads there is not the
+  finding the question asks about.
+
+Attention is a hint, not a proof: a small weight on a token with a large value vector can
+still matter, and the first answer token is only the first. The swap test is the behavioural
+check; attention says where to look next.
+"""),
+("code", r"""
+del model
 """),
 ("md", r"""
 ## Open questions
