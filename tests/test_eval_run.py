@@ -224,3 +224,25 @@ def test_benchmark_folders_default_to_the_corpus_and_take_overrides(tmp_path):
     paths = benchmark_folders(["vqa-rad", "slake"], tmp_path, "", {"slake": "/data/SLAKE"})
     assert paths == {"vqa-rad": str(tmp_path / "benchmarks" / "vqa-rad"), "slake": "/data/SLAKE"}
     assert benchmark_folders(["vqa-rad"], tmp_path, "/b")["vqa-rad"] == "/b/vqa-rad"
+
+
+def test_evaluate_many_in_worker_processes_writes_what_one_by_one_writes(world, tmp_path):
+    import shutil
+
+    from infimed_lib.eval.parallel import evaluate_many
+
+    for stage in ("stage1", "stage2"):  # two checkpoints, as chapter 09 has: eval folders named after the stage
+        shutil.copytree(world["root"] / "checkpoint", tmp_path / stage / "checkpoint")
+    checkpoints = {"1": tmp_path / "stage1" / "checkpoint", "1+2": tmp_path / "stage2" / "checkpoint"}
+    settings = dict(batch_size=4, max_new_tokens=3, num_threads=1)
+    apart = evaluate_many(checkpoints, world["root"] / "tokenizer", world["paths"], tmp_path / "parallel", workers=2,
+                          **settings)
+    here = evaluate_many(checkpoints, world["root"] / "tokenizer", world["paths"], tmp_path / "serial", workers=1,
+                         **settings)
+    assert list(apart) == ["1", "1+2"] and apart["1"].scores == here["1"].scores
+    for stage in ("stage1", "stage2"):
+        for rel in ["scores.json", *[f"{b}/predictions.jsonl" for b in world["paths"]]]:
+            assert (tmp_path / "parallel" / stage / rel).read_bytes() == (tmp_path / "serial" / stage / rel).read_bytes()
+    with pytest.raises(ParameterError, match="checkpoints"):
+        evaluate_many({"a": checkpoints["1"], "b": checkpoints["1"]}, world["root"] / "tokenizer", world["paths"],
+                      tmp_path / "x")

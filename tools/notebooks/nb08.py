@@ -77,7 +77,7 @@ from myst_nb import glue
 from infimed_lib.common import atomic_write_json, read_jsonl
 from infimed_lib.data.benchmarks import load_benchmark
 from infimed_lib.eval import (MAJORITY_DEFINITION, benchmark_folders, benchmark_overview, closed_verdicts,
-                              compare_breakdown, eval_name, evaluate, evaluate_majority, example_prompts, lookup_headline,
+                              compare_breakdown, eval_name, evaluate_majority, example_prompts, lookup_headline,
                               lookup_items, lookup_probe, lookup_table, macro_interval, make_judge, margin_interval,
                               open_metrics_table, plot_scores, scores_table, unanswered_share)
 from infimed_lib.common import atomic_write_text
@@ -85,6 +85,7 @@ from infimed_lib.eval import (attention_share_by_checkpoint, benchmark_captions,
                               diagnostic_headline, image_swap_test, linear_probes, load_for_eval, oracle_caption_test,
                               probe_images)
 from infimed_lib.eval.generate import cpu_threads
+from infimed_lib.eval.parallel import evaluate_many
 from infimed_lib.report.diagnostics import plot_attention_share, plot_probes
 from infimed_lib.train import STAGE_DIRS
 
@@ -140,9 +141,13 @@ being generated again.
 On a CPU the miniature model generates fastest on a single thread (`num_threads = 1`): its
 matrices are so small that each operation ends before a second thread pays off, and on a busy
 machine two threads that wait for each other at every operation are many times slower than one.
+So the final model and the pretrained-only baseline below are evaluated side by side, one
+process each (`evaluate_many`); each writes exactly the files it would write alone.
 """),
 ("code", r"""
-final = evaluate(checkpoint, tokenizer_dir, paths, eval_dir / final_name, judge=judge, **settings)
+to_evaluate = {final_name: checkpoint, **({"pretrained only": baseline_checkpoint} if pretrained_baseline else {})}
+evaluated = evaluate_many(to_evaluate, tokenizer_dir, paths, eval_dir, judge=judge, **settings)
+final = evaluated[final_name]
 print(f"read back from an earlier run: {final.resumed or 'nothing'}")
 scores_table({final_name: final.scores}).round(1)
 """),
@@ -160,9 +165,7 @@ weights the SFT stages start from.
 majority = evaluate_majority(paths, eval_dir / "majority", limit=limit, seed=seed)
 models = {final_name: final.scores, "majority class": majority.scores}
 if pretrained_baseline:
-    pretrained = evaluate(baseline_checkpoint, tokenizer_dir, paths, eval_dir / eval_name(baseline_checkpoint),
-                          judge=judge, **settings)
-    models["pretrained only"] = pretrained.scores
+    models["pretrained only"] = evaluated["pretrained only"].scores
 print("majority class:", MAJORITY_DEFINITION)
 table = scores_table(models)
 table.round(1)

@@ -63,7 +63,7 @@ from IPython.display import display
 from myst_nb import glue
 
 from infimed_lib.common import ParameterError, atomic_write_json
-from infimed_lib.eval import benchmark_folders, eval_name, evaluate, evaluate_majority, make_judge
+from infimed_lib.eval import benchmark_folders, evaluate_majority, make_judge
 from infimed_lib.report.ablation import (COMBINATIONS, ablation_side_by_side, ablation_table, combination_intervals,
                                          effect_agreement, effect_intervals,
                                          macro_standard_error, main_results_table, percent_row,
@@ -71,6 +71,7 @@ from infimed_lib.report.ablation import (COMBINATIONS, ablation_side_by_side, ab
                                          run_extra_combination, stage_effects)
 from infimed_lib.report.cases import case_images, case_table, kind_summary, load_predictions, pick_cases, plot_cases
 from infimed_lib.report.paper import check_reported_averages, load_paper_table
+from infimed_lib.eval.parallel import evaluate_many
 from infimed_lib.train import STAGE_DIRS, load_metrics, load_result
 
 run_dir = Path(run_dir)
@@ -129,8 +130,7 @@ class) are read back rather than generated again.
 ("code", r"""
 checkpoints = {"1": stage1_checkpoint, "1+2": stage2_checkpoint, "1+3": extra.checkpoint_dir,
                "1+2+3": stage3_checkpoint, "pretrained only": baseline_checkpoint}
-results = {label: evaluate(path, tokenizer_dir, paths, eval_dir / eval_name(path), judge=judge, **settings)
-           for label, path in checkpoints.items()}
+results = evaluate_many(checkpoints, tokenizer_dir, paths, eval_dir, judge=judge, **settings)
 results["majority class"] = evaluate_majority(paths, eval_dir / "majority", limit=limit, seed=seed)
 scores = {label: result.scores for label, result in results.items()}
 print({label: result.resumed for label, result in results.items()})
