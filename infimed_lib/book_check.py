@@ -73,7 +73,8 @@ def find_chromium(path: str | None = None) -> str:
     found = shutil.which(path or "chromium")
     if not found:
         where = f"at {path}" if path else "on PATH"
-        raise BrowserMissing(f"check-book needs Debian's chromium, found none {where}: install it with `{INSTALL_HINT}`")
+        raise BrowserMissing(f"check-book needs Debian's chromium, found none {where}: "
+                             f"install it with `{INSTALL_HINT}`")
     return found
 
 

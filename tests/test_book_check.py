@@ -54,8 +54,10 @@ def _notebook(markdown: str, pngs: list[str], glued: dict[str, str]) -> nbformat
 # ---- browser-free parts -------------------------------------------------------------------------
 
 def test_notebook_expectation_counts_figures_glue_roles_and_unglued_keys(tmp_path):
-    notebook = _notebook("A {glue:text}`kappa:.2f`, {glue:text}`gone` and {glue}`other::x`.", [_png("red")], {"kappa": "0.5"})
-    hidden = nbformat.v4.new_code_cell("plot()", outputs=[nbformat.v4.new_output("display_data", data={"image/png": _png("blue")})])
+    markdown = "A {glue:text}`kappa:.2f`, {glue:text}`gone` and {glue}`other::x`."
+    notebook = _notebook(markdown, [_png("red")], {"kappa": "0.5"})
+    blue = nbformat.v4.new_output("display_data", data={"image/png": _png("blue")})
+    hidden = nbformat.v4.new_code_cell("plot()", outputs=[blue])
     hidden.metadata["tags"] = ["remove-output"]
     notebook.cells.append(hidden)
     nbformat.write(notebook, tmp_path / "01_x.ipynb")
@@ -91,6 +93,9 @@ def test_missing_chromium_and_missing_book_say_what_to_do(tmp_path, capsys):
         find_chromium(str(tmp_path / "no-such-chromium"))
     assert main([str(tmp_path / "nowhere")]) == 2
     assert "run `make html` first" in capsys.readouterr().err
+    (tmp_path / "index.html").write_text("<p>a book</p>")
+    assert main([str(tmp_path), "--chromium", str(tmp_path / "no-such-chromium")]) == 2
+    assert capsys.readouterr().err.strip().endswith("install it with `apt-get install chromium`")
 
 
 def test_book_extension_keeps_one_copy_of_an_inline_script():
