@@ -11,7 +11,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: venv test notebooks book html bench clean distclean check-notebooks
+.PHONY: venv test notebooks book html bench clean distclean check-notebooks check-book
 
 venv: $(STAMP)
 
@@ -39,6 +39,10 @@ html: $(STAMP)
 	@echo "book: $(CURDIR)/book/_build/html/index.html"
 
 book: notebooks html
+
+# Opens every page of an existing build (make html) in headless Chromium; needs `apt-get install chromium`.
+check-book: $(STAMP)
+	$(PY) -m infimed_lib.book_check book/_build/html
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_ffd.py
