@@ -274,17 +274,22 @@ The final model picks the named option {glue:text}`lookup_final:.1f`% of the tim
 the scoring rules read; for MMMU's layout an answer with no letter gets MMMU's random guess).
 Every response is in `eval/option_lookup.csv`.
 
-Read the multiple-choice scores above through this number. A model near chance here cannot beat
-chance on image questions by letter either, however well it reads the images: the open and
-yes/no questions are the ones that show what it learned from them. Finding the matching option
-and copying the letter beside it is an in-context skill (an attention head has to match the
-answer's text against the options and fetch the token two places before it). A pretrained
-language model such as the paper's Qwen3 arrives with it, so in the paper profile this probe
-should sit near 100%. The miniature language model starts from random weights and meets
-multiple-choice questions only in the fine-tuning samples of
-[chapters 05](05_sft_general.ipynb) to [07](07_sft_cross_distribution.ipynb), one answer letter
-each; the probe shows whether that was enough to form the skill, and so how far the image
-multiple-choice scores above can move at all.
+Read the multiple-choice scores above through this number. Finding the matching option and
+copying the letter beside it is an in-context skill (an attention head has to match the answer's
+text against the options and fetch the token two places before it). A pretrained language model
+such as the paper's Qwen3 arrives with it, so in the paper profile this probe should sit near
+100%. The miniature language model starts from random weights, and earlier versions of this
+book measured that it does not form the letter lookup within a CPU budget: trained on one answer
+letter per question, it sat at chance here (about 36% against 32%, answering "A" to most
+questions), and so did every image multiple-choice benchmark, however well it read the images.
+
+The miniature corpus therefore answers its multiple-choice questions with the right option's
+*text* ([chapter 00](00_overview.ipynb)), and its general instruction data in
+[chapter 05](05_sft_general.ipynb) include a few instructions that name the option to pick
+("Choose 'triangle' from the list below"), in other words and about other words than this probe
+uses. An answer that names exactly one option's text counts as that option under MedEvalKit's
+rules as under ours, so the model never has to produce the letter: it has to say which option it
+means. This probe now measures that skill on words it was never drilled on.
 
 ## Where the points come from: question types and modalities
 
