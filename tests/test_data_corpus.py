@@ -19,6 +19,7 @@ from infimed_lib.data.benchmarks import BENCHMARKS, load_benchmark
 from infimed_lib.data.corpus import ensure_corpus, generate_corpus
 from infimed_lib.data.corpus_sources import build_sources
 from infimed_lib.data.corpus_medical import Context
+from infimed_lib.data.corpus_questions import MMMU_SENTENCE
 from infimed_lib.data.defects import DEFECT_TYPES, apply_defect
 from infimed_lib.data.dicom_images import MODALITY_NAMES, dicom_path, real_images, split_real_images
 from infimed_lib.data.images import (MEDICAL_MODALITIES, draw_medical, image_to_data_url, load_image,
@@ -209,6 +210,10 @@ def test_multiple_choice_is_answered_with_the_right_options_text(corpus):
         assert options, row["id"]
         # instructions may explain after a blank line, or reason first ("So the answer is: x")
         first = answer.split("\n")[0].rsplit("answer is: ", 1)[-1]
+        sentence = re.fullmatch(MMMU_SENTENCE.replace(".", r"\.").format("(.+)"), first)
+        if sentence:  # MMMU's layout: the option's text inside a sentence its parser reads
+            assert re.search(r"^\([A-E]\) ", human, flags=re.M), row["id"]
+            first = sentence.group(1)
         assert first in options.values(), (row["id"], answer, options)  # the text, never the letter
         assert first not in options, row["id"]
         checked[row["source"]] += 1
@@ -225,7 +230,8 @@ def test_name_option_instructions_name_an_offered_option_in_both_layouts(corpus)
     for row in clean:
         human = row["conversations"][0]["value"]
         named = re.search(r"'(.+)'", human).group(1)
-        assert named in _options(human).values() and row["conversations"][-1]["value"] == named
+        assert named in _options(human).values()
+        assert row["conversations"][-1]["value"] in (named, MMMU_SENTENCE.format(named))
         layouts.add("(" if re.search(r"^\([A-E]\)", human, flags=re.M) else ".")
     # chapter 08's probe asks about the medical values, in other words: keep the drill apart from it
     from infimed_lib.data.corpus_general import NAME_OPTION, OPTION_WORDS

@@ -29,3 +29,16 @@ def test_every_file_cites_its_source_and_unknown_names_fail():
         assert "2509.22261" in paper_table_source(name) or "arXiv" in paper_table_source(name)
     with pytest.raises(ValueError, match="unknown paper table"):
         load_paper_table("table9")
+
+
+def test_levers_table_reads_the_data_file_with_its_intervals():
+    from infimed_lib.report.levers import levers_source, load_levers
+
+    table = load_levers()
+    assert list(table.columns[:5]) == ["lever", "closed_macro_pct", "margin_points", "95% interval", "extra_minutes"]
+    assert "paired bootstrap" in levers_source()
+    # the margin is the accuracy less the majority class's 34.9%, and sits inside its interval
+    assert ((table["closed_macro_pct"] - table["margin_points"] - 34.9).abs() <= 0.15).all()  # both rounded
+    for _, row in table[table["95% interval"] != ""].iterrows():
+        low, high = (float(x) for x in row["95% interval"].strip("[]").split(","))
+        assert low <= row["margin_points"] <= high

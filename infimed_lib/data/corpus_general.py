@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .corpus_plan import balanced, gold_letters, grouped, weighted
-from .corpus_questions import LETTERS
+from .corpus_questions import LETTERS, mc_answer
 from .corpus_scenes import BACKGROUNDS, COLORS, POSITIONS, SHAPES
 from .corpus_text import count_word, pick, scene_caption
 from .defects import Draft
@@ -126,7 +126,7 @@ def instruction_source():
     def plan(rng, n):
         n_options = [(2, 3, 4)[i % 3] for i in rng.permutation(n)]
         tasks = weighted(rng, {"count": 1, "color": 1, "position": 1, "yes_no": 1.5, "multiple_choice": 1.5,
-                               "name_option": 1}, n)
+                               "name_option": 2}, n)
         refusals = weighted(rng, {True: REFUSAL_RATE, False: 1 - REFUSAL_RATE}, n)
         answers = grouped(tasks, lambda idx: balanced(rng, ("yes", "no"), len(idx)))
         golds = grouped(tasks, lambda idx: gold_letters(rng, [n_options[i] for i in idx]))
@@ -158,9 +158,15 @@ OPTION_WORDS = tuple(w for w in dict.fromkeys([*COLORS, *SHAPES, *BACKGROUNDS, *
 
 
 def _name_option(slot: dict, rng: np.random.Generator) -> tuple[str, str, str]:
+    from infimed_lib.data.benchmarks import BenchmarkItem
+    from infimed_lib.eval.prompts import build_prompt
+
     k, g = slot["n_options"], LETTERS.index(slot["gold"])
     texts = [OPTION_WORDS[i] for i in rng.permutation(len(OPTION_WORDS))[:k]]
-    # MedEvalKit's "A. x" lines and MMMU's "(A) x" lines, as the benchmarks print their options
-    line = "{}. {}" if rng.uniform() < 0.5 else "({}) {}"
-    listed = "\n".join(line.format(LETTERS[i], t) for i, t in enumerate(texts))
-    return f"{pick(rng, NAME_OPTION).format(v=texts[g])}\n{listed}", texts[g], texts[(g + 1) % k]
+    # The benchmarks' own prompt layouts (MedEvalKit's "A. x" lines, MMMU's "(A) x"), with the
+    # image marker the instruction source's samples open with.
+    layout = "pmc-vqa" if rng.uniform() < 0.5 else "mmmu-med"
+    item = BenchmarkItem(layout, "train", pick(rng, NAME_OPTION).format(v=texts[g]), ["image"],
+                         dict(zip(LETTERS, texts)), LETTERS[g], "multiple_choice")
+    prompt = build_prompt(item).replace("<image>\n", "", 1)
+    return prompt, mc_answer(texts[g], layout), mc_answer(texts[(g + 1) % k], layout)

@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 from .corpus_plan import balanced, gold_letters, grouped, weighted
-from .corpus_questions import (SUFFIX, QA, closed_question, facets, finding_question, format_mc,
+from .corpus_questions import (SUFFIX, QA, closed_question, facets, finding_question, format_mc, mc_answer,
                                multiple_choice, needs, open_question, yes_no)
 from .corpus_text import caption, pick
 from .defects import Draft, false_fact, perturb
@@ -160,8 +160,10 @@ def qa_draft(rng: np.random.Generator, slot: dict, ctx: Context, p_formatted: fl
 
     image, attrs, qa = qa_parts(rng, slot, ctx)
     formatted = rng.uniform() < p_formatted
+    # A third of the formatted multiple choice in MMMU's "(A) text" layout, the rest in MedEvalKit's.
+    layout = "mmmu-med" if formatted and qa.options and rng.uniform() < 1 / 3 else "vqa-rad"
     if formatted:
-        item = BenchmarkItem(benchmark="vqa-rad", id="train", question=qa.question, images=[image],
+        item = BenchmarkItem(benchmark=layout, id="train", question=qa.question, images=[image],
                              options=dict(qa.options), answer=qa.answer, question_type=qa.question_type,
                              lang=qa.lang)
         human = build_prompt(item)
@@ -170,7 +172,7 @@ def qa_draft(rng: np.random.Generator, slot: dict, ctx: Context, p_formatted: fl
 
     def say(answer: str) -> list[dict]:
         # Multiple choice is answered with the option's text, not its letter (see `format_mc`).
-        answer = qa.options[answer] if qa.options else answer
+        answer = mc_answer(qa.options[answer], layout) if qa.options else answer
         return [{"from": "human", "value": human}, {"from": "gpt", "value": answer}]
     meta = meta_for(attrs, question_type=qa.question_type)
     return Draft(say(qa.answer), [image], meta, lambda r: say(qa.wrong), swap_images(attrs)), qa

@@ -200,6 +200,17 @@ def finding_question(attrs: dict, gold: str, n_options: int, rng: np.random.Gene
     return choice_question("finding", value, candidates, gold, n_options, rng, question)
 
 
+# MMMU's official parser reads an answer's option text only when the answer is longer than five
+# words (a shorter one without a letter gets a random letter), so in MMMU's layout the corpus
+# answers with a sentence around the option's text.
+MMMU_SENTENCE = "The option that fits the question best is {}."
+
+
+def mc_answer(text: str, layout: str) -> str:
+    """How the corpus answers multiple choice: the option's text, in a sentence for MMMU's layout (Chapter 00)."""
+    return MMMU_SENTENCE.format(text) if layout == "mmmu-med" else text
+
+
 def format_mc(qa: QA) -> str:
     """The question with its options listed one per line, as LLaVA-style data writes them.
 
