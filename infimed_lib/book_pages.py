@@ -22,6 +22,8 @@ from urllib.parse import unquote, urlsplit
 CHAPTER_FOLDER = "chapters/"
 # A MyST role of myst-nb's glue family, e.g. {glue:text}`kappa:.2f` or {glue}`table`.
 GLUE_ROLE = re.compile(r"\{(glue(?::\w*)?)\}`([^`]+)`")
+GLUE_FIGURE = re.compile(r"\{glue:figure\}[ \t]+([^\s`]+)")
+GLUED_PNG = "application/papermill.record/image/png"
 # Cell tags with which an author hides a cell's output on purpose (myst-nb honours them).
 HIDING_TAGS = {"remove-cell", "remove-output"}
 # Jupyter Book's index.html is only <meta http-equiv="Refresh" content="0; url=intro.html" />.
@@ -61,33 +63,45 @@ def _text(value) -> str:
 
 
 def read_expectation(page: str, notebook: Path) -> PageExpectation:
-    """Figures (every ``image/png`` output not hidden by a cell tag) and glue roles of a notebook."""
+    """Figures (every ``image/png`` output not hidden by a cell tag, and every ``{glue:figure}``)
+    and glue roles of a notebook; glued values count from every cell, hidden or not."""
     try:
         cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
     except (OSError, ValueError, KeyError) as error:
         raise ValueError(f"{notebook}: not a readable notebook ({error})") from None
     expectation = PageExpectation(page, notebook)
     referenced: list[str] = []
-    glued: set[str] = set()
+    glued: dict[str, str | None] = {}  # key -> sha256 of its png, for glued figures
+    shown_figures: list[str] = []
     for index, cell in enumerate(cells):
-        if HIDING_TAGS & set(cell.get("metadata", {}).get("tags", [])):
-            continue
+        hidden = HIDING_TAGS & set(cell.get("metadata", {}).get("tags", []))
         if cell["cell_type"] == "markdown":
-            for role, content in GLUE_ROLE.findall(_text(cell["source"])):
+            if hidden:
+                continue
+            text = _text(cell["source"])
+            for role, content in GLUE_ROLE.findall(text):
                 expectation.glue_text_roles += role == "glue:text"
                 if "::" not in content:  # a value glued in another page; that page is checked there
                     referenced.append(content.rsplit(":", 1)[0] if role in ("glue:text", "glue:md") else content)
+            shown_figures += [key for key in GLUE_FIGURE.findall(text) if "::" not in key]
             continue
         label = f"In [{cell['execution_count']}]" if cell.get("execution_count") else f"cell {index}"
         for output in cell.get("outputs", []):
+            data = output.get("data", {})
             name = output.get("metadata", {}).get("scrapbook", {}).get("name")
-            if name:
-                glued.add(name)
-            png = output.get("data", {}).get("image/png")
-            if png is not None:
-                expectation.figures.append((label, hashlib.sha256(base64.b64decode(_text(png))).hexdigest()))
-    expectation.glue_keys_missing = sorted(set(referenced) - glued)
+            if name:  # a glued value reaches the page even from a cell whose own output is hidden
+                glued[name] = _digest(data[GLUED_PNG]) if GLUED_PNG in data else None
+            if "image/png" in data and not hidden:
+                expectation.figures.append((label, _digest(data["image/png"])))
+    for key in shown_figures:  # a {glue:figure} shows the glued png
+        if glued.get(key):
+            expectation.figures.append((f"glue:figure {key}", glued[key]))
+    expectation.glue_keys_missing = sorted(set(referenced + shown_figures) - set(glued))
     return expectation
+
+
+def _digest(png) -> str:
+    return hashlib.sha256(base64.b64decode(_text(png))).hexdigest()
 
 
 def page_expectations(html_dir: Path, pages: list[str]) -> dict[str, PageExpectation]:

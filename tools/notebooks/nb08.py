@@ -236,7 +236,7 @@ What moves this margin? Most changes to the miniature recipe we measured (model 
 learning rate, curricula, epochs over the same samples, several questions per image, reasoning
 before the answer) stayed inside that noise; the table below lists them. Two did not, and the
 default recipe uses both. The first is more *distinct* training images for the short-answer VQA
-sources: [chapter 00](00_overview.ipynb)'s `vqa_scale` multiplies those sources (3.5 by
+sources: [chapter 00](00_overview.ipynb)'s `vqa_scale` multiplies those sources (3 by
 default; the benchmarks stay as they are), and stage 2 takes them whole, which is why
 [chapter 06](06_sft_medical.ipynb) is the longest chapter. The second is answering
 multiple-choice questions with the option's text instead of its letter, which the option-lookup
