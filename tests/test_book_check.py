@@ -206,3 +206,24 @@ def test_built_book_whose_page_lost_its_figure_fails(built_book, tmp_path):
     start = text.index("<img")
     page.write_text(text[:start] + text[text.index(">", start) + 1:])
     assert check_book(html).problems == ["chapters/01_demo.html: the figure of 01_demo.ipynb In [1] is not on the page"]
+
+
+def test_glued_values_and_glue_figures_count_from_cells_whose_output_is_hidden(tmp_path):
+    from infimed_lib.book_pages import read_expectation
+
+    png = base64.b64encode(b"\x89PNG fake bytes").decode()
+    glued = {"output_type": "display_data", "metadata": {"scrapbook": {"name": "fig-loss", "mime_prefix": ""}},
+             "data": {"application/papermill.record/image/png": png}}
+    number = {"output_type": "display_data", "metadata": {"scrapbook": {"name": "steps", "mime_prefix": ""}},
+              "data": {"application/papermill.record/text/plain": "90"}}
+    inline = {"output_type": "display_data", "metadata": {}, "data": {"image/png": png}}
+    cells = [{"cell_type": "code", "metadata": {"tags": ["remove-output"]}, "execution_count": 1, "source": "",
+              "outputs": [number, glued, inline]},
+             {"cell_type": "markdown", "metadata": {}, "source": "{glue:text}`steps` steps\n```{glue:figure} fig-loss\n```"},
+             {"cell_type": "markdown", "metadata": {}, "source": "{glue:text}`never_glued`"}]
+    notebook = tmp_path / "chapter.ipynb"
+    notebook.write_text(json.dumps({"cells": cells}))
+    expectation = read_expectation("chapters/chapter.html", notebook)
+    digest = hashlib.sha256(base64.b64decode(png)).hexdigest()
+    assert expectation.figures == [("glue:figure fig-loss", digest)]  # the hidden inline copy is not owed
+    assert expectation.glue_keys_missing == ["never_glued"]
