@@ -57,7 +57,7 @@ def step(model, optimizer, batch, pixels, label_only: bool, features=None) -> No
     optimizer.zero_grad(set_to_none=True)
 
 
-def pooled_features(model, pixels):
+def tower_features(model, pixels):
     with torch.no_grad():
         patches = model.vision_tower(pixel_values=pixels).last_hidden_state
     return patches
@@ -90,7 +90,7 @@ def main() -> None:
     batches = [build_batch(records[i:i + BATCH], tokenizer, packed=False, num_visual_tokens=144,
                            row_length=4096, pad_id=tokenizer.pad_token_id) for i in range(0, len(records), BATCH)]
     pixels = [preprocess_images(images[i:i + BATCH], model.config) for i in range(0, len(images), BATCH)]
-    features = [pooled_features(model, p) for p in pixels]
+    features = [tower_features(model, p) for p in pixels]
     kept = sum(len(predicting_positions(b.labels)) for b in batches) / sum(b.input_ids.shape[1] for b in batches)
     print(f"batch: {BATCH} samples, {batches[0].input_ids.shape[1]} tokens per row; logits needed at "
           f"{100 * kept:.1f}% of positions")

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from infimed_lib.common import ParameterError
+from infimed_lib.common import ParameterError, require_type
 from infimed_lib.eval.run import EvalResult, eval_name, evaluate
 
 
@@ -35,9 +35,9 @@ def evaluate_many(checkpoints: Mapping[str, str | Path], tokenizer_dir: str | Pa
     if len(set(folders)) < len(folders):
         raise ParameterError("checkpoints", f"two checkpoints would write one folder under {out_root}: "
                              f"{sorted(f for f in folders if folders.count(f) > 1)[0]}")
-    workers = min(len(jobs), os.cpu_count() or 1) if workers is None else workers
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ParameterError("workers", f"must be an int >= 1, got {workers!r}")
+    workers = min(len(jobs), os.cpu_count() or 1) if workers is None else require_type("workers", workers, int)
+    if workers < 1:
+        raise ParameterError("workers", f"must be >= 1, got {workers}")
     if workers == 1 or judge is not None:
         return {label: evaluate(path, tokenizer_dir, benchmarks, out, judge=judge, **settings)
                 for label, (path, out) in jobs.items()}
