@@ -11,7 +11,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: venv test notebooks book html bench clean distclean check-notebooks check-book
+.PHONY: venv test notebooks book html bench clean distclean check-notebooks sync-notebooks check-book lab
 
 venv: $(STAMP)
 
@@ -27,8 +27,21 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 test: $(STAMP) check-notebooks
 	$(PY) -m pytest -q
 
+# Conventions of the committed chapters, and each .ipynb in step with its MyST Markdown twin; writes nothing.
 check-notebooks: $(STAMP)
 	$(PY) -m infimed_lib.runner check-sources notebooks
+
+# Brings each pair back in step: cells come from whichever of the two files was saved last.
+sync-notebooks: $(STAMP)
+	$(VENV)/bin/jupytext --sync notebooks/[0-9][0-9]_*.ipynb
+
+# JupyterLab on the chapters with the project's kernel; saving a notebook there also updates its .md twin.
+# Jupyter refuses to serve as root without --allow-root (containers often run as root). LAB_ARGS adds
+# options, e.g. LAB_ARGS="--no-browser --port 8899".
+LAB_ARGS ?=
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks --MultiKernelManager.default_kernel_name=infimed \
+		$$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS)
 
 notebooks: $(STAMP)
 	$(PY) -m infimed_lib.runner run --profile profiles/$(PROFILE).yaml $(RUN_ARGS)

@@ -4,7 +4,8 @@
 executes ``notebooks/NN_*.ipynb`` into ``build/executed/<profile>/`` with the profile's
 parameters. A failing notebook stops the run with one message naming the notebook and the cell,
 and its partly executed copy is kept. ``check-sources`` verifies the committed notebooks follow
-the conventions (no outputs, a literal ``parameters`` cell with a comment on every line);
+the conventions (no outputs, a literal ``parameters`` cell with a comment on every line) and match
+their Markdown twins (``infimed_lib.notebook_pairs``);
 ``stage-book`` copies the executed notebooks where Jupyter Book reads them, each with a box under its
 title (run time, reads, writes; ``infimed_lib.chapter_box``); ``compare`` checks two run folders for
 byte-identical data files.
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from infimed_lib.chapter_box import TIMINGS_FILE, add_boxes, load_timings
 from infimed_lib.common import ParameterError, atomic_write_json, file_sha256
+from infimed_lib.notebook_pairs import pair_problems
 from infimed_lib.profiles import apply_overrides, load_profile, resolve
 
 DEFAULT_NOTEBOOKS = Path("notebooks")
@@ -105,8 +107,10 @@ def check_sources(folder: Path) -> list[str]:
     for path in sorted(folder.glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
         code = [c for c in nb.cells if c.cell_type == "code"]
-        if any(c.get("outputs") or c.get("execution_count") for c in code):
-            problems.append(f"{path}: has outputs or execution counts committed")
+        executed = [str(i) for i, c in enumerate(nb.cells, 1) if c.get("outputs") or c.get("execution_count")]
+        if executed:
+            problems.append(f"{path}: has outputs or execution counts committed (cells {', '.join(executed)}, "
+                            f"numbered from 1); clear them: jupyter nbconvert --clear-output --inplace {path}")
         if not code or "parameters" not in code[0].metadata.get("tags", []):
             problems.append(f"{path}: first code cell is not tagged 'parameters'")
             continue
@@ -275,7 +279,8 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--notebooks", default=str(DEFAULT_NOTEBOOKS))
         p.add_argument("--output", default=str(DEFAULT_OUTPUT))
     stage.add_argument("--profile", required=True)
-    check = sub.add_parser("check-sources", help="check committed notebooks follow the conventions")
+    check = sub.add_parser("check-sources", help="check committed notebooks follow the conventions and match "
+                                                 "their Markdown twins")
     check.add_argument("folder", nargs="?", default=str(DEFAULT_NOTEBOOKS))
     cmp_p = sub.add_parser("compare", help="compare two run folders' data files")
     cmp_p.add_argument("first")
@@ -284,8 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
         if args.command == "check-sources":
-            problems = check_sources(Path(args.folder))
-            print("\n".join(problems) or f"notebooks in {args.folder} follow the conventions")
+            problems = check_sources(Path(args.folder)) + pair_problems(args.folder)
+            print("\n".join(problems) or f"notebooks in {args.folder} follow the conventions and match their "
+                  "Markdown twins")
             return 1 if problems else 0
         return {"run": run, "stage-book": stage_book, "compare": compare}[args.command](args)
     except (ParameterError, NotebookFailed) as error:
