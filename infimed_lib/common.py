@@ -133,6 +133,45 @@ def require_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
     return value
 
 
+PROJECT_ROOT_ENV = "INFIMED_ROOT"
+
+
+def find_project_root() -> Path:
+    """The checkout that relative path parameters (``run_dir = "runs/tiny"``...) are read against.
+
+    ``$INFIMED_ROOT`` when set (for notebooks run outside a checkout), else the nearest folder at or
+    above the working directory that holds ``notebooks/`` and ``infimed_lib/``. Chapter 00 explains
+    the run folder these paths lead to.
+    """
+    override = os.environ.get(PROJECT_ROOT_ENV, "")
+    if override:
+        root = Path(override).expanduser().resolve()
+        if not root.is_dir():
+            raise ParameterError(PROJECT_ROOT_ENV, f"is set to {override!r}, which is not a folder")
+        return root
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / "notebooks").is_dir() and (folder / "infimed_lib" / "__init__.py").is_file():
+            return folder
+    raise ParameterError(PROJECT_ROOT_ENV, f"no checkout of the project (a folder with notebooks/ and infimed_lib/) "
+                                           f"at or above {here}; start there, or set {PROJECT_ROOT_ENV} to the "
+                                           "folder that relative paths such as runs/tiny should be read against")
+
+
+def enter_project_root() -> Path:
+    """Make the project root the working directory and return it; every chapter calls it first.
+
+    A papermill batch run starts its kernel at the root, Jupyter starts it in ``notebooks/``: from
+    the root, ``runs/tiny`` is one folder for both, absolute paths are unchanged, and the paths a
+    chapter writes into its configs stay relative as in a batch run, so a stage that ran in batch
+    is recognised as finished in Jupyter, and runs in two checkouts still compare byte for byte
+    (joining each path to the root instead would write the checkout's location into every config).
+    """
+    root = find_project_root()
+    os.chdir(root)
+    return root
+
+
 def file_sha256(path: str | os.PathLike) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
