@@ -31,9 +31,11 @@ test: $(STAMP) check-notebooks
 check-notebooks: $(STAMP)
 	$(PY) -m infimed_lib.runner check-sources notebooks
 
-# Brings each pair back in step: cells come from whichever of the two files was saved last.
+# Brings each pair back in step: cells come from whichever of the two files was saved last. A new
+# chapter may start as its .md alone (an existing chapter's header copied): this writes its .ipynb.
+CHAPTERS := $(sort $(basename $(wildcard notebooks/[0-9][0-9]_*.ipynb notebooks/[0-9][0-9]_*.md)))
 sync-notebooks: $(STAMP)
-	$(VENV)/bin/jupytext --sync notebooks/[0-9][0-9]_*.ipynb
+	$(VENV)/bin/jupytext --sync $(foreach chapter,$(CHAPTERS),$(firstword $(wildcard $(chapter).ipynb) $(chapter).md))
 
 # JupyterLab on the chapters with the project's kernel; saving a notebook there also updates its .md twin.
 # Jupyter refuses to serve as root without --allow-root (containers often run as root). LAB_ARGS adds
