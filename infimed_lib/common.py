@@ -159,7 +159,8 @@ def find_project_root() -> Path:
 
 
 def enter_project_root() -> Path:
-    """Make the project root the working directory and return it; every chapter calls it first.
+    """Make the project root the working directory and return it; every chapter calls it right after
+    the imports of the cell below its parameters (chapter 00 says why).
 
     A papermill batch run starts its kernel at the root, Jupyter starts it in ``notebooks/``: from
     the root, ``runs/tiny`` is one folder for both, absolute paths are unchanged, and the paths a
