@@ -106,7 +106,8 @@ def test_defect_labels_match_manifest_rates(corpus):
     assert dropped == {"iu-xray-mini", "medpix-2.0-mini", "pmc-oa-mini", "vqa-med-2019-mini"}
     for row in labels:
         sample = samples[row["id"]]
-        assert (len(sample["images"]) == 0) == (row["defect"] == "missing_image")
+        # an image-less sample is either one whose image went missing or a text-only one by design
+        assert (len(sample["images"]) == 0) == (row["defect"] == "missing_image" or sample["meta"].get("text_only", False))
 
 
 def test_every_modality_and_real_scans_with_true_modality(corpus):
@@ -239,6 +240,20 @@ def test_name_option_instructions_name_an_offered_option_in_both_layouts(corpus)
     assert not set(OPTION_WORDS) & set(DEFAULT_VALUES)
     assert not any("Which option says" in phrase for phrase in NAME_OPTION)
     assert layouts == {"(", "."} or len(clean) < 4
+
+
+def test_half_the_name_option_drill_is_text_only_and_clean(corpus):
+    # chapter 08's probe asks text-only questions; a model that never saw one answers them with noise
+    rows = [r for r in read_jsonl(corpus / "sources" / "mammoth-vl-mini.jsonl")
+            if re.search(r"'(.+)'", r["conversations"][0]["value"])]
+    labels = {row["id"]: row["defect"] for row in read_jsonl(corpus / "labels" / "defects.jsonl")}
+    text_only = [r for r in rows if not r["images"]]
+    assert text_only and abs(len(text_only) - len(rows) / 2) <= 1
+    for row in text_only:
+        assert "<image>" not in row["conversations"][0]["value"]
+        assert labels[row["id"]] is None  # no defect: two of the five concern an image it lacks
+        assert row["meta"]["text_only"] is True
+    assert all(r["images"] and r["conversations"][0]["value"].startswith("<image>") for r in rows if r["images"])
 
 
 @pytest.mark.parametrize("modality", MEDICAL_MODALITIES)

@@ -40,7 +40,7 @@ from .images import png_bytes
 
 # 2: multiple choice answered with the option's text, name-the-option instructions in the general
 # instruction source, and a findings.jsonl beside each benchmark (chapter 08's diagnostics only).
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 MIN_SOURCE_SAMPLES = 4
 MIN_BENCHMARK_ITEMS = 8
 MAX_SCALE = 100.0
@@ -78,7 +78,8 @@ def _write_source(root: Path, spec, index: int, seed: int, n: int, ctx: Context,
     rng = np.random.default_rng([seed, _TRAIN_STREAM, index])
     slots = spec.plan(rng, n)
     # Refusals are a property of the data (Table 4 filters them), not a defect; keep them clean.
-    eligible = [i for i, slot in enumerate(slots) if not slot.get("refusal")]
+    # Text-only samples stay clean too: two of the five defects concern an image they lack.
+    eligible = [i for i, slot in enumerate(slots) if not slot.get("refusal") and not slot.get("text_only")]
     counts = defect_counts(n, spec.defect_rate, spec.defect_mix)
     labels: list[str | None] = [None] * n
     for i, label in zip(eligible, assign_defects(len(eligible), counts, rng)):

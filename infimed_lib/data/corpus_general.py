@@ -130,19 +130,24 @@ def instruction_source():
         refusals = weighted(rng, {True: REFUSAL_RATE, False: 1 - REFUSAL_RATE}, n)
         answers = grouped(tasks, lambda idx: balanced(rng, ("yes", "no"), len(idx)))
         golds = grouped(tasks, lambda idx: gold_letters(rng, [n_options[i] for i in idx]))
-        return [{"task": t, "answer": a, "gold": g, "n_options": k, "refusal": ref}
-                for t, a, g, k, ref in zip(tasks, answers, golds, n_options, refusals)]
+        text_only = grouped(tasks, lambda idx: balanced(rng, (True, False), len(idx)))
+        return [{"task": t, "answer": a, "gold": g, "n_options": k, "refusal": ref,
+                 "text_only": t == "name_option" and txt}
+                for t, a, g, k, ref, txt in zip(tasks, answers, golds, n_options, refusals, text_only)]
 
     def make(rng, slot, ctx):
         image, attrs = general_image(rng)
         question, answer, wrong_answer = _scene_question(attrs, slot["task"], slot, rng)
         meta = {"question_type": "multiple_choice" if slot["task"] in ("multiple_choice", "name_option") else
                 ("yes_no" if slot["task"] == "yes_no" else "open"), "refusal": bool(slot["refusal"])}
+        marker = "" if slot["text_only"] else "<image>\n"
 
         def say(ans: str) -> list[dict]:
             reply = pick(np.random.default_rng(len(question)), REFUSALS) if slot["refusal"] \
                 else ans if slot["task"] == "name_option" else f"{_rationale(attrs)} So the answer is: {ans}"
-            return [{"from": "human", "value": "<image>\n" + question}, {"from": "gpt", "value": reply}]
+            return [{"from": "human", "value": marker + question}, {"from": "gpt", "value": reply}]
+        if slot["text_only"]:
+            return Draft(say(answer), [], {**meta, "text_only": True}, lambda r: say(wrong_answer), None)
         return Draft(say(answer), [image], meta, lambda r: say(wrong_answer), _other_scenes(1))
     return plan, make
 
@@ -150,7 +155,10 @@ def instruction_source():
 # Instructions that name the option to pick, in general words and several phrasings. They teach
 # the miniature model to answer a multiple-choice question with the text of the option it means
 # (corpus_questions.format_mc); chapter 08's option-lookup probe asks in other words ("Which
-# option says ...?") about medical values, so it measures whether the skill carries over.
+# option says ...?") about medical values, so it measures whether the skill carries over. Half of
+# them come without an image: a model that has only ever seen an image before a question answers
+# a text-only one with noise (the probe's answers were "." before these; chapter 08), and
+# instruction mixtures such as Mammoth-VL hold text-only samples too.
 NAME_OPTION = ("Pick the option that reads '{v}'.", "Choose '{v}' from the list below.",
                "Select the choice written as '{v}'.", "Find '{v}' among these options.")
 # "left" and "right" are left out: they are option texts of the probe (lesion sides).
