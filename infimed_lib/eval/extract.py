@@ -154,8 +154,9 @@ def _option_by_text(segment: str, options: Mapping[str, str], explicit: bool) ->
     leading = [k for k, t in texts.items() if t and norm.startswith(t + " ")]
     if leading and not explicit:
         best = max(leading, key=lambda k: len(texts[k]))
-        # "Aortic dissection or pulmonary embolism": the text opens a list of alternatives
-        return _AMBIGUOUS if re.match(r"\s*(?:or|vs|versus)\b", norm[len(texts[best]):]) else best
+        # "Aortic dissection or pulmonary embolism", "Effusion and consolidation": another option
+        # named (and not negated) after the opening one means no single commitment
+        return _AMBIGUOUS if _option_in_text(segment, options) != best else best
     if explicit:
         inside = [k for k, t in texts.items() if t and re.search(rf"(?<!\w){re.escape(t)}(?!\w)", norm)]
         # An option whose text sits inside a longer matched option is the same mention.
