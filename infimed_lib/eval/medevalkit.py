@@ -53,6 +53,11 @@ Per benchmark (``cal_metrics`` of ``utils/<NAME>/<NAME>.py``):
   raw string as ``parsed_pred`` and ``eval_open`` then iterates over its *characters*, so no
   open MMMU answer can be right (only an empty gold would match).
 
+With an LLM judge (``use_llm_judge``; passed to :func:`~infimed_lib.eval.scoring.score_item`), the
+open questions of VQA-RAD, PathVQA and SLAKE take the judge's verdict, and a failed call counts
+as wrong (``utils/utils.py: openai_llm.generate_output`` returns None, which ``extract`` turns
+into "", not "0"); MMMU's open questions never reach it (``eval_val.py``).
+
 Not reproduced, because they are errors in the tallies rather than in the verdicts (see
 :mod:`~infimed_lib.eval.scoring`): the judge double counting SLAKE's closed questions and zeroing
 PathVQA's, ``calculate_f1``'s swapped return order. MMMU's random letter is seeded per question
