@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 from infimed_lib.common import ParameterError, read_jsonl
-from infimed_lib.curation.assess import JudgementCache, assess
-from infimed_lib.curation.judges import JudgeError
+from infimed_lib.curation.assess import JudgeRejectedError, JudgementCache, assess
+from infimed_lib.curation.judges import JudgeError, RequestRejected
 from infimed_lib.curation.openai_client import ChatClient, OpenAIJudge
 
 GOOD_REPLY = json.dumps({k: {"score": 4, "comment": "ok"} for k in (
@@ -146,9 +146,35 @@ def test_gives_up_after_max_retries(server):
 
 def test_client_errors_are_not_retried(server):
     server.script = [("status", 401)]
-    with pytest.raises(JudgeError, match="HTTP 401") as info:
+    with pytest.raises(RequestRejected, match="HTTP 401") as info:
         client(server).chat([{"role": "user", "content": "x"}])
-    assert not info.value.retryable and len(server.requests) == 1
+    assert not info.value.retryable and info.value.status == 401 and len(server.requests) == 1
+    assert isinstance(info.value, JudgeError)
+
+
+def test_temperature_can_be_left_out(server):
+    client(server, temperature=None).chat([{"role": "user", "content": "x"}])
+    client(server, temperature=0.7).chat([{"role": "user", "content": "x"}])
+    assert "temperature" not in server.requests[0]["body"] and server.requests[1]["body"]["temperature"] == 0.7
+    with pytest.raises(ParameterError, match="judge_temperature"):
+        client(server, temperature=-0.5)
+
+
+def test_a_rejected_first_request_fails_the_assessment_once(server, tmp_path):
+    server.script = [("status", 400)] * 10
+    judge = OpenAIJudge(client(server, max_concurrency=1))
+    with pytest.raises(JudgeRejectedError, match="rejected the first request.*HTTP 400.*busy"):
+        assess([sample(i) for i in range(5)], judge, tmp_path / "c.jsonl", progress=False)
+    cache = tmp_path / "c.jsonl"
+    assert len(server.requests) == 1 and (not cache.exists() or read_jsonl(cache) == [])  # nothing journaled
+
+
+def test_a_rejection_after_an_answer_is_recorded_for_its_sample(server, tmp_path):
+    server.script = [("good",), ("status", 400)]
+    judge = OpenAIJudge(client(server, max_concurrency=1))
+    records = assess([sample(i) for i in range(3)], judge, tmp_path / "c.jsonl", progress=False)
+    assert [r["status"] for r in records] == ["ok", "request_error", "ok"]
+    assert records[1]["rejected_status"] == 400 and "HTTP 400" in records[1]["error"]
 
 
 def test_non_json_body_is_an_error(server):

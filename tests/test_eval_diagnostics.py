@@ -56,11 +56,11 @@ def world(tmp_path_factory):
 
 
 def _by_color(batch, max_new_tokens):
-    """A scripted model that reads its image: "yes"/"A" for red, "no"/"B" for blue, "none" without one."""
+    """A scripted model that reads its image: "yes"/"A" for red, "no"/"B" for blue, "unsure" without one."""
     answers = []
     for prompt in batch:
         red = bool(prompt.images) and prompt.images[0].getpixel((0, 0)) == COLORS["red"]
-        answers.append("none" if not prompt.images else
+        answers.append("unsure" if not prompt.images else
                        ("A" if red else "B") if prompt.question_type == "multiple_choice" else ("yes" if red else "no"))
     return answers
 

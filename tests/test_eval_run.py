@@ -113,6 +113,65 @@ def test_scripted_answers_are_scored_by_the_rules(world, tmp_path, monkeypatch):
     assert (bench["slake"]["correct"], bench["slake"]["unanswered"]) == (1, 0)  # a wrong short answer is wrong
 
 
+def test_both_rule_sets_are_kept_and_medevalkit_prompts_are_used(world, tmp_path, monkeypatch):
+    from infimed_lib.eval import records_under, rules_table, scores_under
+    from infimed_lib.eval.prompts import build_prompt
+
+    items = {item.id: item for its in _items().values() for item in its}
+    by_prompt = {build_prompt(item, layout="medevalkit"): item for item in items.values()}
+    replies = {"rad_0": "Yes, there is.", "rad_1": "I don't know", "rad_open_0": "Liver.", "pmc_0": "",
+               "pmc_1": "B", "1": "Left"}
+
+    def scripted(model, tokenizer, batch, max_new_tokens):
+        return [replies.get(by_prompt[p.text].id, "I am not sure") for p in batch]
+
+    monkeypatch.setattr(gen, "generate_batch", scripted)
+    result = _run(world, tmp_path / "m", rules="medevalkit", prompts="medevalkit")
+    scores = result.scores
+    assert scores["rules"] == "medevalkit" and set(scores["rule_sets"]) == {"strict", "medevalkit"}
+    assert scores["benchmarks"] == scores["rule_sets"]["medevalkit"]["benchmarks"]
+    every = []
+    for name in world["paths"]:
+        assert read_json(tmp_path / "m" / name / "state.json")["prompts"] == "medevalkit"
+        for record in read_jsonl(tmp_path / "m" / name / "predictions.jsonl"):
+            item = items[record["id"]]
+            assert record["prompt"] == build_prompt(item, layout="medevalkit")
+            assert record["verdicts"] == {rules: score_item(item, record["response"], rules=rules)["verdict"]
+                                          for rules in ("strict", "medevalkit")}
+            every.append(record)
+    # "I don't know" is a right "no" to MedEvalKit ("know"), unanswered to strict; "Liver." is wrong
+    # to MedEvalKit (the period), right to strict; an empty answer is MedEvalKit's option A.
+    verdicts = {r["id"]: r["verdicts"] for r in every}
+    assert verdicts["rad_1"] == {"strict": "unanswered", "medevalkit": "correct"}
+    assert verdicts["rad_open_0"] == {"strict": "correct", "medevalkit": "incorrect"}
+    assert verdicts["pmc_0"] == {"strict": "unanswered", "medevalkit": "correct"}
+    for rules in ("strict", "medevalkit"):
+        right = sum(r["correct"] for r in records_under(every, rules) if r["benchmark"] == "vqa-rad")
+        assert scores_under(scores, rules)["benchmarks"]["vqa-rad"]["correct"] == right
+    table = rules_table(scores)
+    assert list(table.columns) == ["strict", "medevalkit", "strict - medevalkit"]
+    assert list(table.index) == ["vqa-rad", "slake", "pmc-vqa", "Avg."]
+    assert table.loc["vqa-rad", "strict - medevalkit"] == pytest.approx(
+        table.loc["vqa-rad", "strict"] - table.loc["vqa-rad", "medevalkit"])
+    with pytest.raises(ParameterError, match="rules"):
+        _run(world, tmp_path / "x", rules="lenient")
+    with pytest.raises(ParameterError, match="prompts"):
+        _run(world, tmp_path / "x", prompts="lingshu")
+
+
+def test_a_judge_rejecting_the_request_fails_the_evaluation_once(world, tmp_path, monkeypatch):
+    from infimed_lib.eval import JudgeRejected
+    from judge_server import ReasoningServer
+
+    monkeypatch.setattr(gen, "generate_batch", lambda model, tokenizer, batch, max_new_tokens: ["liver"] * len(batch))
+    with ReasoningServer() as server:
+        judge = make_judge(server.url, "o3", api_key_env="", max_concurrency=4)
+        with pytest.raises(JudgeRejected, match="rejected the request: HTTP 400"):
+            _run(world, tmp_path / "r", judge=judge)
+        assert 1 <= len(server.bodies) <= 4  # at most the requests already in flight, none after
+    assert not (tmp_path / "r" / "vqa-rad" / "state.json").exists()  # nothing marked complete
+
+
 def test_batched_left_padded_generation_matches_one_by_one(world):
     model, tokenizer = world["model"], world["tokenizer"]
     items = [item for name, path in world["paths"].items() for item in load_benchmark(name, path)[-2:]]

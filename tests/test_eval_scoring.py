@@ -1,4 +1,5 @@
-"""Verdict rules, metrics and aggregation (Chapter 08), and MedEvalKit's known bugs, absent here."""
+"""Verdict rules (``strict``, the default), metrics and aggregation (Chapter 08), and MedEvalKit's
+known bugs, absent here. ``rules="medevalkit"`` has its own tables in test_eval_medevalkit.py."""
 from __future__ import annotations
 
 import math
@@ -29,9 +30,9 @@ from eval_items import make_item
         ("The answer is no.", "no", "correct"),
         ("<think>Maybe no?</think>yes", "yes", "correct"),
         ("I don't know", "no", "unanswered"),  # the "no" of "know" is not an answer
-        ("There is a nodule.", "no", "unanswered"),  # nor the "no" of "nodule"
+        ("There is a nodule.", "no", "incorrect"),  # nor the "no" of "nodule": it affirms
         ("Yes, but also no", "yes", "unanswered"),  # both committed: not exactly one
-        ("Nope", "no", "unanswered"),
+        ("Nope", "no", "correct"),  # a no without the word "no"
         ("", "yes", "unanswered"),
         ("是", "是", "correct"),
         ("否", "是", "incorrect"),
@@ -57,7 +58,8 @@ def test_yes_no_rule(response, gold, verdict):
         ("Answer: left lung", "left lung", "correct"),
         ("\\boxed{Left Lung}", "left lung", "correct"),
         ("right lung", "left lung", "incorrect"),
-        ("Left lung, with a mass", "left lung", "incorrect"),
+        ("Left lung, with a mass", "left lung", "correct"),  # surrounding words
+        ("Left or right lung", "left lung", "unanswered"),  # alternatives offered
         ("...", "left lung", "unanswered"),
         ("肝脏。", "肝脏", "correct"),
         ("肺", "肝脏", "incorrect"),
@@ -81,8 +83,9 @@ PLEURA = {"A": "Pleural effusion", "B": "Pneumothorax", "C": "Consolidation"}
         ("\\boxed{A}", False, "correct", None),
         ("The answer is B", False, "incorrect", None),
         ("Pleural effusion", False, "correct", None),
-        ("pleural effusions present", False, "unanswered", None),
-        ("pleural effusions present", True, "correct", "difflib"),  # MedEvalKit's fallback, opt-in
+        ("pleural effusions present", False, "correct", None),  # the option's text, plural
+        ("fluid in the pleural space", False, "unanswered", None),
+        ("fluid in the pleural space", True, "correct", "difflib"),  # MedEvalKit's fallback, opt-in
         ("A or C", False, "unanswered", None),
     ],
 )
@@ -92,15 +95,17 @@ def test_multiple_choice_rule(response, difflib_fallback, verdict, fallback):
     assert (record["verdict"], record["fallback"], record["rule"]) == (verdict, fallback, "choice")
 
 
-def test_mmmu_uses_the_official_parser_and_seeded_guess():
+def test_mmmu_medevalkit_uses_the_official_parser_and_seeded_guess():
     item = make_item(benchmark="mmmu-med", options={"A": "x", "B": "y", "C": "z"}, answer="B",
                      question_type="multiple_choice")
-    record = score_item(item, "I pick (B) here")
-    assert (record["rule"], record["extracted"], record["fallback"]) == ("mmmu_choice", "B", None)
-    guesses = [score_item(item, "unsure", seed=s) for s in range(30)]
+    record = score_item(item, "I pick (B) here", rules="medevalkit")
+    assert (record["rule"], record["extracted"], record["fallback"]) == ("medevalkit_mmmu_choice", "B", None)
+    guesses = [score_item(item, "unsure", rules="medevalkit", seed=s) for s in range(30)]
     assert all(g["fallback"] == "random" for g in guesses)
     assert {g["extracted"] for g in guesses} == {"A", "B", "C"}
-    assert score_item(item, "unsure", seed=3) == score_item(item, "unsure", seed=3)
+    assert score_item(item, "unsure", rules="medevalkit", seed=3) == score_item(item, "unsure", rules="medevalkit", seed=3)
+    strict = score_item(item, "unsure")  # strict guesses nothing
+    assert (strict["rule"], strict["verdict"], strict["fallback"]) == ("choice", "unanswered", None)
 
 
 def test_open_rule_metrics_and_judge():
@@ -193,7 +198,8 @@ def _pathvqa_and_slake():
     ]
 
 
-def test_bug_closed_questions_never_reach_the_judge_and_keep_their_counts():
+@pytest.mark.parametrize("rules", ["strict", "medevalkit"])
+def test_bug_closed_questions_never_reach_the_judge_and_keep_their_counts(rules):
     calls = []
 
     def judge(question, answer, gold):
@@ -201,8 +207,8 @@ def test_bug_closed_questions_never_reach_the_judge_and_keep_their_counts():
         return True
 
     pairs = _pathvqa_and_slake()
-    plain = aggregate([score_item(item, r) for item, r in pairs])
-    judged = aggregate([score_item(item, r, judge=judge) for item, r in pairs])
+    plain = aggregate([score_item(item, r, rules=rules) for item, r in pairs])
+    judged = aggregate([score_item(item, r, rules=rules, judge=judge) for item, r in pairs])
     assert sorted(calls) == ["left", "necrosis"]  # only the open questions were judged
     for name, closed_type in (("pathvqa", "yes_no"), ("slake", "closed")):
         before = plain["benchmarks"][name]["by_question_type"][closed_type]

@@ -34,6 +34,18 @@ def test_estimate_is_the_closed_macro_accuracy_of_the_scores(tmp_path):
     assert interval.low < interval.estimate < interval.high
 
 
+def test_closed_verdicts_under_either_rule_set(tmp_path):
+    both = [{"benchmark": "vqa-rad", "id": f"v{i}", "question_type": "yes_no", "correct": i < 3, "verdict": "x",
+             "verdicts": {"strict": "correct" if i < 3 else "unanswered", "medevalkit": "correct" if i < 1 else
+                          "incorrect"}} for i in range(4)]
+    paths = {"vqa-rad": write_predictions(tmp_path, "vqa-rad", both)}
+    assert sum(closed_verdicts(paths)["vqa-rad"].values()) == 3
+    assert sum(closed_verdicts(paths, "strict")["vqa-rad"].values()) == 3
+    assert sum(closed_verdicts(paths, "medevalkit")["vqa-rad"].values()) == 1
+    with pytest.raises(ValueError, match="rules"):
+        closed_verdicts(paths, "lenient")
+
+
 def test_interval_narrows_with_more_questions():
     rng = np.random.default_rng(0)
     small = macro_interval(verdicts(rng, [0.6] * 3, 30))

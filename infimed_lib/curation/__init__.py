@@ -11,9 +11,9 @@ Modules: ``rubric`` (dimensions, prompt, rendering), ``parse`` (reading replies)
 ``agreement`` (kappa, ground truth), ``figures``, ``config`` and ``pipeline`` (notebook 01).
 """
 from .agreement import compare_with_ground_truth, judge_agreement, load_defect_labels, weighted_kappa
-from .assess import JudgementCache, assess, cache_key, list_sources, sample_corpus, sample_source, write_judgements
+from .assess import JudgeRejectedError, JudgementCache, assess, cache_key, list_sources, sample_corpus, sample_source, write_judgements
 from .config import CurationConfig, JudgeSpec, make_judge
-from .judges import Judge, JudgeError, JudgeReply, TransformersJudge
+from .judges import Judge, JudgeError, JudgeReply, RequestRejected, TransformersJudge
 from .openai_client import ChatClient, ChatResult, OpenAIJudge
 from .parse import parse_judgement
 from .reference_judge import ReferenceJudge
@@ -28,7 +28,7 @@ from .rubric import (
 
 __all__ = [
     "ChatClient", "ChatResult", "CurationConfig", "DIMENSIONS", "IMAGING", "Judge", "JudgeError", "JudgeReply",
-    "JudgeSpec", "JudgementCache", "OVERALL", "OpenAIJudge", "ReferenceJudge", "SCORE_KEYS", "SHORT_NAMES",
+    "JudgeRejectedError", "JudgeSpec", "JudgementCache", "OVERALL", "OpenAIJudge", "ReferenceJudge", "RequestRejected", "SCORE_KEYS", "SHORT_NAMES",
     "Thresholds", "TransformersJudge", "apply_no_image_rule", "assess", "build_keep_list", "cache_key",
     "compare_with_ground_truth", "dataset_summary", "flag_samples", "judge_agreement", "judgements_frame",
     "list_sources", "load_defect_labels", "load_prompt_template", "make_judge", "parse_judgement", "prompt_hash",

@@ -18,7 +18,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..common import ParameterError, atomic_write_jsonl, require_path
-from .judges import Judge, JudgeError, resolve_image_ref
+from .judges import Judge, JudgeError, RequestRejected, resolve_image_ref
 from .parse import parse_judgement
 from .rubric import apply_no_image_rule, load_prompt_template, prompt_hash, render_prompt
 
@@ -170,6 +170,8 @@ def judge_one(judge: Judge, sample: Mapping[str, Any], template: str, digest: st
         reply = judge.judge(sample, render_prompt(template, sample, judge.takes_images), images)
     except JudgeError as error:
         record.update(status="request_error", error=str(error), attempts=error.attempts)
+        if isinstance(error, RequestRejected):
+            record["rejected_status"] = error.status
         return record
     except Exception as error:  # a judge bug is recorded per sample, like a network failure
         record.update(status="request_error", error=f"{type(error).__name__}: {error}", attempts=1)
@@ -183,6 +185,10 @@ def judge_one(judge: Judge, sample: Mapping[str, Any], template: str, digest: st
     scores, corrected = apply_no_image_rule(scores, has_image=bool(images))
     record.update(status="ok", scores=scores, no_image_rule_applied=corrected)
     return record
+
+
+class JudgeRejectedError(RuntimeError):
+    """The judge's server refused the run's first request (HTTP 4xx): a setting, not a sample. Chapter 01."""
 
 
 def assess(
@@ -200,7 +206,9 @@ def assess(
     Cached records with the same (sample, judge, prompt) key are reused, except request errors
     (and parse errors when ``retry_parse_errors``), which are asked again. New records are
     journaled as they arrive, so an interrupted run (Ctrl-C, crash) loses at most the
-    requests in flight. ``concurrency`` is capped by ``judge.max_concurrency``. Chapter 01.
+    requests in flight. ``concurrency`` is capped by ``judge.max_concurrency``. A non-retryable
+    HTTP 4xx before any judgement came back raises :class:`JudgeRejectedError` (once, with the
+    server's message); after one, a 4xx is recorded for its sample. Chapter 01.
     """
     if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
         raise ParameterError("concurrency", f"must be an integer >= 1, got {concurrency!r}")
@@ -222,7 +230,17 @@ def assess(
     workers = max(1, min(concurrency, getattr(judge, "max_concurrency", 1)))
     bar = tqdm(total=len(samples), initial=len(results), desc=f"judging ({judge.judge_id})", disable=not progress)
 
+    answered = []
+
     def keep(record: dict) -> None:
+        # A 4xx before any answer is the settings (key, model name, a parameter such as temperature),
+        # not the sample: stop once with the server's words rather than fail every sample alike.
+        # After an answer it is about that sample (too long, an unreadable image) and is recorded.
+        if record.get("rejected_status") and not answered:
+            raise JudgeRejectedError(f"{judge.judge_id}: the server rejected the first request ({record['error']}); "
+                                     "check the judge's settings")
+        if record["status"] != "request_error":
+            answered.append(True)
         cache.add(record)
         results[record["sample_id"]] = record
         bar.update(1)

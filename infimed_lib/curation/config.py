@@ -34,6 +34,7 @@ class JudgeSpec:
     max_retries: int = 4
     max_new_tokens: int = 1024
     concurrency: int = 8
+    temperature: float | None = 0.0  # None: not sent (reasoning models reject any value)
     name: str = "judge"  # parameter prefix used in error messages
 
     def __post_init__(self):
@@ -89,6 +90,6 @@ def make_judge(spec: JudgeSpec, samples: Sequence[dict[str, Any]] = ()) -> Judge
     if spec.kind == "openai":
         client = ChatClient(spec.base_url, spec.model, api_key_env=spec.api_key_env or None,
                             timeout_s=spec.timeout_s, max_retries=spec.max_retries,
-                            max_concurrency=spec.concurrency)
+                            max_concurrency=spec.concurrency, temperature=spec.temperature)
         return OpenAIJudge(client, send_images=spec.send_images)
     return TransformersJudge(spec.model, max_new_tokens=spec.max_new_tokens)

@@ -24,6 +24,18 @@ class JudgeError(RuntimeError):
         self.attempts = attempts
 
 
+class RequestRejected(JudgeError):
+    """The server refused the request as such: a non-retryable HTTP 4xx (400 for a parameter the
+    model does not take, such as ``temperature`` for o3; 401, 403, 404). ``status`` is the HTTP
+    code; the message carries the server's own words. Asking again gets the same answer, so a
+    run stops on it instead of recording one error per sample. Chapters 01 and 08.
+    """
+
+    def __init__(self, message: str, status: int, attempts: int = 1):
+        super().__init__(message, retryable=False, attempts=attempts)
+        self.status = status
+
+
 @dataclass(frozen=True)
 class JudgeReply:
     """What a judge said: the raw text (parsed later by ``parse_judgement``) and bookkeeping. Chapter 01."""

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from ..common import ParameterError
-from .judges import JudgeError, JudgeReply, image_data_url
+from .judges import JudgeError, JudgeReply, RequestRejected, image_data_url
 
 RETRY_STATUS = frozenset({408, 409, 425, 429}) | frozenset(range(500, 600))
 
@@ -60,7 +60,10 @@ class ChatClient:
     parameters in executed notebooks, so a key must never be one); ``None`` or ``""`` sends no
     key, as local vLLM/SGLang servers expect. Retried: HTTP 408/409/425/429/5xx, timeouts and
     connection errors, up to ``max_retries`` times, waiting ``backoff_s * 2**k`` (jittered,
-    capped at ``max_backoff_s``, at least a server's ``Retry-After``). Chapter 01.
+    capped at ``max_backoff_s``, at least a server's ``Retry-After``). Any other 4xx raises
+    :class:`~infimed_lib.curation.judges.RequestRejected` with the server's message at once.
+    ``temperature=None`` leaves the field out of the request: reasoning models (o1, o3) accept
+    only their default and answer HTTP 400 to any value. Chapter 01.
     """
 
     def __init__(
@@ -88,6 +91,9 @@ class ChatClient:
             raise ParameterError("judge_max_retries", f"must be an integer >= 0, got {max_retries!r}")
         if not isinstance(max_concurrency, int) or max_concurrency < 1:
             raise ParameterError("concurrency", f"must be an integer >= 1, got {max_concurrency!r}")
+        if temperature is not None and (isinstance(temperature, bool) or not isinstance(temperature, (int, float))
+                                        or temperature < 0):
+            raise ParameterError("judge_temperature", f"must be a number >= 0, or None to leave it out; got {temperature!r}")
         self._key = None
         if api_key_env:
             self._key = os.environ.get(api_key_env)
@@ -145,8 +151,10 @@ class ChatClient:
                 text, finish, usage = _message_text(self._post(payload))
                 return ChatResult(text, attempt, time.perf_counter() - start, usage, finish)
             except urllib.error.HTTPError as error:
-                detail = error.read()[:200].decode("utf-8", "replace")
+                detail = error.read()[:500].decode("utf-8", "replace")
                 problem = f"HTTP {error.code} from {self.url}: {detail}"
+                if 400 <= error.code < 500 and error.code not in RETRY_STATUS:
+                    raise RequestRejected(problem, error.code, attempts=attempt) from None
                 if error.code not in RETRY_STATUS:
                     raise JudgeError(problem, retryable=False, attempts=attempt) from None
                 retry_after = error.headers.get("Retry-After") if error.headers else None

@@ -149,14 +149,29 @@ def _read_pmc(path: Path, limit: int | None) -> list[BenchmarkItem]:
             benchmark="pmc-vqa", id=str(record[id_column]) if id_column else str(index),
             question=record["Question"].strip(), images=[existing_image(figure, file, index)], options=options,
             answer=_gold_letter(record[answer_column], options, file, index), question_type="multiple_choice",
-            meta={"Caption": record["Caption"]} if record.get("Caption") else {}))
+            meta={"Caption": record["Caption"]} if record.get("Caption") else {},
+            published={"Question": record["Question"], "choices": [record[f"Choice {key}"] for key in "ABCD"],
+                       "Answer": record["Answer"] if "Answer" in record else record[answer_column]}))
     return items
+
+
+def pmc_published(item: BenchmarkItem) -> dict[str, Any]:
+    """PMC-VQA's ``Question``, ``Choice A``-``D`` (letter included, "A:CT") and ``Answer`` as the CSV
+    has them: the reader's copy when the item was read, else what :func:`_write_pmc` writes (Chapter 08)."""
+    if item.published.get("choices"):
+        return {"Question": item.published["Question"], "choices": list(item.published["choices"]),
+                "Answer": item.published["Answer"]}
+    return {"Question": item.question, "choices": _pmc_choice_cells(item), "Answer": item.answer}
+
+
+def _pmc_choice_cells(item: BenchmarkItem) -> list[str]:
+    return [f"{key}:{text}" for key, text in item.options.items()]
 
 
 def _write_pmc(items: list[BenchmarkItem], out_dir: Path) -> None:
     rows = [{"index": item.id, "Figure_path": save_image(item.images[0], out_dir / "figures", safe_name(item.id)),
              "Caption": item.meta.get("Caption", ""), "Question": item.question,
-             **{f"Choice {key}": f"{key}:{text}" for key, text in item.options.items()},
+             **{f"Choice {key}": cell for key, cell in zip(item.options, _pmc_choice_cells(item))},
              "Answer": item.answer, "split": "test"} for item in items]
     columns = ["index", "Figure_path", "Caption", "Question", "Choice A", "Choice B", "Choice C", "Choice D",
                "Answer", "split"]
@@ -217,6 +232,19 @@ def _write_omni(items: list[BenchmarkItem], out_dir: Path) -> None:
 _CHOICES_MARK = "Answer Choices:"
 
 
+def medxpert_published_question(item: BenchmarkItem) -> str:
+    """MedXpertQA's question as its file has it, options included ("...\nAnswer Choices: (A) ... (B) ..."):
+    the reader's copy when the item was read, else what :func:`_write_medxpert` writes (Chapter 08)."""
+    if item.published.get("question"):
+        return item.published["question"]
+    return _medxpert_question_cell(item)
+
+
+def _medxpert_question_cell(item: BenchmarkItem) -> str:
+    listed = " ".join(f"({key}) {text}" for key, text in item.options.items())
+    return f"{item.question}\n{_CHOICES_MARK} {listed}"
+
+
 def _read_medxpert(path: Path, limit: int | None) -> list[BenchmarkItem]:
     file = next((p for p in (path / "MM" / "test.jsonl", path / "test.jsonl") if p.is_file()), path)
     if not file.is_file():
@@ -235,7 +263,8 @@ def _read_medxpert(path: Path, limit: int | None) -> list[BenchmarkItem]:
             benchmark="medxpertqa-mm", id=str(record["id"]), question=stem, options=options,
             images=[existing_image(images_dir / name, file, index) for name in record.get("images") or []],
             answer=record["label"], question_type="multiple_choice",
-            meta={k: record[k] for k in ("medical_task", "body_system", "question_type") if k in record}))
+            meta={k: record[k] for k in ("medical_task", "body_system", "question_type") if k in record},
+            published={"question": str(record["question"])}))
     return items
 
 
@@ -244,8 +273,7 @@ def _write_medxpert(items: list[BenchmarkItem], out_dir: Path) -> None:
     for item in items:
         names = [save_image(image, out_dir / "images", f"{safe_name(item.id)}-{chr(ord('a') + k)}")
                  for k, image in enumerate(item.images)]
-        listed = " ".join(f"({key}) {text}" for key, text in item.options.items())
-        rows.append({"id": item.id, "question": f"{item.question}\n{_CHOICES_MARK} {listed}",
+        rows.append({"id": item.id, "question": _medxpert_question_cell(item),
                      "options": item.options, "label": item.answer, "images": names, **item.meta})
     atomic_write_jsonl(out_dir / "MM" / "test.jsonl", rows)
 

@@ -76,7 +76,11 @@ class BenchmarkItem:
 
     ``answer`` is the gold option letter for multiple choice, else the answer text.
     ``images`` holds file paths (str) or ``PIL.Image`` objects; ``meta`` keeps the format's
-    own extra fields under their published names.
+    own extra fields under their published names. ``published`` keeps, byte for byte, the
+    fields a reader had to clean up (PMC-VQA's ``Question``, ``Choice A``-``D`` and ``Answer``,
+    MedXpertQA's question with its "Answer Choices:" tail), because MedEvalKit's prompts and
+    rules read those raw strings; it takes no part in equality, and items built in memory leave
+    it empty (:mod:`~infimed_lib.data.benchmark_formats` then rebuilds what the writer would write).
     """
 
     benchmark: str
@@ -89,6 +93,7 @@ class BenchmarkItem:
     lang: str = "en"
     modality: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
+    published: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.benchmark not in BENCHMARKS:

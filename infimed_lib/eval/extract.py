@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 
 from infimed_lib.common import ParameterError
+from infimed_lib.eval.answers import answer_tokens, contains_phrase, phrase_mentions
 from infimed_lib.eval.metrics import normalize_answer
 
 _THINK_END = re.compile(r"</think\s*>", re.I)
@@ -21,7 +22,8 @@ _ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.I | re.S)
 _MARKER = re.compile(
     r"\*{0,2}\b(?:(?:final|simple|short|correct|my)\s+)?answer\s*\*{0,2}\s*(?:is\b\s*:?|[:：])\s*\*{0,2}"
     r"|\bfinal\s+answer\b\s*\*{0,2}"
-    r"|答案\s*(?:是|为|[:：])",
+    r"|答案\s*(?:是|为|[:：])"
+    r"|(?:选择|选项|选)\s*[:：]?",
     re.I,
 )
 _LATEX_WRAP = re.compile(r"\\(?:text|mathrm|textbf|mathbf|mbox)\s*\{([^{}]*)\}")
@@ -111,7 +113,7 @@ def _letter_mentions(text: str, options: Mapping[str, str], explicit: bool) -> l
             continue
         after = re.match(r"\s+([a-z]+)", text[m.end():])
         before = text[: m.start()].lower()
-        named = re.search(r"\b(?:option|choice|answer)\s*:?\s*$", before)
+        named = re.search(r"\b(?:option|choice|answer)\s*(?:is\s*)?:?\s*$", before)
         if after and after.group(1) not in _LETTER_VERBS and not named and not explicit:
             continue
         found[m.start(1)] = m.group(1)
@@ -123,7 +125,7 @@ def _letter_mentions(text: str, options: Mapping[str, str], explicit: bool) -> l
 
 def _leading_letter(segment: str, options: Mapping[str, str], explicit: bool) -> str | None:
     segment = re.sub(r"^(?:option|choice)\b\s*", "", segment, flags=re.I)
-    m = re.match(r"\(?\s*([A-Za-z])\s*(\)|[.:]|(?=[\s,;])|$)", segment)
+    m = re.match(r"\(?\s*([A-Za-z])\s*(\)|[.:]|(?=[\s,;，。；、\u4e00-\u9fff])|$)", segment)
     if not m or m.group(1).upper() not in options:
         return None
     letter, closer, rest = m.group(1), m.group(2), segment[m.end():]
@@ -151,7 +153,10 @@ def _option_by_text(segment: str, options: Mapping[str, str], explicit: bool) ->
     # "No, there is no lesion": the option text opens the answer; the longest one wins.
     leading = [k for k, t in texts.items() if t and norm.startswith(t + " ")]
     if leading and not explicit:
-        return max(leading, key=lambda k: len(texts[k]))
+        best = max(leading, key=lambda k: len(texts[k]))
+        # "Aortic dissection or pulmonary embolism", "Effusion and consolidation": another option
+        # named (and not negated) after the opening one means no single commitment
+        return _AMBIGUOUS if _option_in_text(segment, options) != best else best
     if explicit:
         inside = [k for k, t in texts.items() if t and re.search(rf"(?<!\w){re.escape(t)}(?!\w)", norm)]
         # An option whose text sits inside a longer matched option is the same mention.
@@ -185,21 +190,54 @@ def _unique_letter(text: str, options: Mapping[str, str]) -> str | None:
     return letters.pop() if len(letters) == 1 else _AMBIGUOUS
 
 
+def _without_option_list(segment: str, options: Mapping[str, str]) -> str | None:
+    """``segment`` minus a copy of the option list ("A. CT\nB. MRI ..."); None if nothing else is left."""
+    spans, letters = [], set()
+    for letter, text in options.items():
+        pattern = rf"(?<![A-Za-z])\(?{letter}\s*[.:)]\s*{re.escape(text.strip())}"
+        for match in re.finditer(pattern, segment, flags=re.I):
+            spans.append(match.span())
+            letters.add(letter)
+    if len(letters) < 2:
+        return segment
+    keep, last = [], 0
+    for start, end in sorted(spans):
+        keep.append(segment[last:max(last, start)])
+        last = max(last, end)
+    rest = "".join(keep) + segment[last:]
+    rest = re.sub(r"^\W*(?:options?|choices?)\W*$", "", rest.strip(), flags=re.I | re.M)
+    return rest if re.sub(r"[\W_]+", "", rest) else None
+
+
+def _option_in_text(segment: str, options: Mapping[str, str]) -> str | None:
+    """The one option whose text the segment names, not negated ("The image shows a pneumothorax.")."""
+    texts = {letter: answer_tokens(text) for letter, text in options.items()}
+    named = [letter for letter, tokens in texts.items() if tokens and phrase_mentions(segment, tokens)[0]]
+    # an option named only as part of a longer named option ("tension pneumothorax") is that one
+    named = [k for k in named if not any(k != o and contains_phrase(texts[o], texts[k]) for o in named)]
+    return named[0] if len(named) == 1 else None
+
+
 def extract_choice(response: str, options: Mapping[str, str]) -> str | None:
     """The option letter that ``response`` commits to, or None (Chapter 08).
 
     An explicit commitment wins and is read alone: the last ``\\boxed{}``, else the last
     ``<answer>`` tag, else the text after the last answer marker ("Final Answer: (C)",
-    "Simple Answer: B", "**Answer:** A", "The answer is D"). Without one, the response must
-    itself be an answer ("B", "b.", "(A. CT scan)", an option's text such as "No"), or its
+    "Simple Answer: B", "**Answer:** A", "The answer is D", "选C"). Without one, the response
+    must itself be an answer ("B", "b.", "(A. CT scan)", an option's text such as "No"), or its
     last paragraph, first paragraph, last line or whole text must name exactly one option
-    letter. Two different letters offered as alternatives ("A or B"), a negated letter
-    ("not A") or no letter at all give None. Letters outside ``options`` never count.
+    letter, or else name exactly one option's text ("The image shows a pneumothorax."). Two
+    different letters offered as alternatives ("A or B"), a negated letter or text ("not A",
+    "without effusion"), a copy of the option list and nothing else, or no letter at all give
+    None. Letters outside ``options`` never count.
     """
     if not isinstance(response, str):
         raise ParameterError("response", f"expected str, got {type(response).__name__}")
     options = _check_options(options)
     segment, explicit = _explicit_segment(response)
+    segment = _without_option_list(segment, options)
+    if segment is None:
+        return None
     if explicit:
         choice = _resolve(segment, options, explicit=True)
         return None if choice == _AMBIGUOUS else choice
@@ -216,4 +254,4 @@ def extract_choice(response: str, options: Mapping[str, str]) -> str | None:
         choice = _unique_letter(piece, options)
         if choice is not None:
             return None if choice == _AMBIGUOUS else choice
-    return None
+    return _option_in_text(_clean(segment), options)

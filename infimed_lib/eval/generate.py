@@ -60,15 +60,17 @@ def _open_image(image: Any):
     return image.convert("RGB") if hasattr(image, "convert") else load_image(image)
 
 
-def build_prompts(items: Sequence[Any], tokenizer, num_visual_tokens: int, reasoning: bool) -> list[Prompt]:
-    """MedEvalKit-style prompts as chat token ids, one user turn each (Chapter 08)."""
+def build_prompts(items: Sequence[Any], tokenizer, num_visual_tokens: int, reasoning: bool,
+                  layout: str = "book") -> list[Prompt]:
+    """Benchmark prompts (``layout`` "book" or "medevalkit", see :mod:`~infimed_lib.eval.prompts`)
+    as chat token ids, one user turn each (Chapter 08)."""
     from infimed_lib.data.tokenizer import encode_prompt
 
     prompts = []
     for index, item in enumerate(items):
-        text = build_prompt(item, reasoning)
+        text = build_prompt(item, reasoning, layout)
         ids = encode_prompt(tokenizer, text, num_visual_tokens)
-        prompts.append(Prompt(index, item.question_type, text, ids, prompt_images(item)))
+        prompts.append(Prompt(index, item.question_type, text, ids, prompt_images(item, layout)))
     return prompts
 
 

@@ -36,11 +36,19 @@ def parse_judge_reply(text: str) -> bool | None:
     return found.pop() == "1"
 
 
+class JudgeRejected(RuntimeError):
+    """The judge's server refused a request (HTTP 4xx): the evaluation stops once, with its message."""
+
+
 class LLMJudge:
     """``judge(question, answer, gold) -> bool | None`` backed by a chat client (Chapter 08).
 
-    A failed request or an unreadable reply gives None (the scorer then keeps the exact-match
-    verdict) and is counted in ``failures``, which the evaluation reports beside its scores.
+    A failed request (network, 5xx after retries) or an unreadable reply gives None (the scorer
+    then keeps the rule's verdict) and is counted in ``failures``, which the evaluation reports
+    beside its scores. A request the server refuses as such (a non-retryable 4xx: a bad key, an
+    unknown model, ``temperature`` sent to a reasoning model) raises :class:`JudgeRejected` with
+    the server's message, and every later call raises it again without asking: the prompts are
+    alike, so every item would fail the same way.
     """
 
     def __init__(self, client, judge_id: str | None = None):
@@ -50,15 +58,25 @@ class LLMJudge:
         self.judge_id = judge_id or f"openai:{getattr(client, 'model', 'unknown')}"
         self.calls = 0
         self.failures = 0
+        self.rejected: JudgeRejected | None = None
         self._lock = threading.Lock()
 
     def __call__(self, question: str, answer: str, gold: str) -> bool | None:
-        from infimed_lib.curation.judges import JudgeError
+        from infimed_lib.curation.judges import JudgeError, RequestRejected
 
+        if self.rejected is not None:
+            raise self.rejected
         prompt = JUDGE_PROMPT.format(question=question.strip(), gold=str(gold).strip(), answer=answer.strip())
         verdict = None
         try:
             verdict = parse_judge_reply(self.client.chat([{"role": "user", "content": prompt}]).text)
+        except RequestRejected as error:
+            with self._lock:
+                if self.rejected is None:
+                    self.rejected = JudgeRejected(
+                        f"judge {self.judge_id} rejected the request: {error}. Fix the judge settings (a "
+                        "reasoning model such as o3 needs judge_temperature=None) or run without a judge.")
+            raise self.rejected from None
         except JudgeError:
             verdict = None
         with self._lock:
@@ -70,11 +88,14 @@ class LLMJudge:
         return {"judge_id": self.judge_id, "calls": self.calls, "failures": self.failures}
 
 
-def make_judge(base_url: str, model: str, api_key_env: str = "OPENAI_API_KEY", **client_options) -> LLMJudge | None:
+def make_judge(base_url: str, model: str, api_key_env: str = "OPENAI_API_KEY", temperature: float | None = 0.0,
+               **client_options) -> LLMJudge | None:
     """The open-question judge for the notebooks' ``judge_*`` parameters; None when ``base_url`` is "" (Chapter 08).
 
     The key is read from the environment variable named ``api_key_env`` (never a parameter:
     papermill writes parameters into the executed notebook); "" sends no key (local servers).
+    ``temperature=None`` leaves the field out of the request, as reasoning models (o1, o3)
+    require; other ``client_options`` go to :class:`~infimed_lib.curation.openai_client.ChatClient`.
     """
     if not isinstance(base_url, str):
         raise ParameterError("judge_base_url", f"expected a URL string or \"\", got {base_url!r}")
@@ -82,5 +103,5 @@ def make_judge(base_url: str, model: str, api_key_env: str = "OPENAI_API_KEY", *
         return None
     from infimed_lib.curation.openai_client import ChatClient
 
-    client = ChatClient(base_url, model, api_key_env=api_key_env or None, **client_options)
+    client = ChatClient(base_url, model, api_key_env=api_key_env or None, temperature=temperature, **client_options)
     return LLMJudge(client, judge_id=f"openai:{model}@{base_url}")

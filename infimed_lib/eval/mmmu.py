@@ -1,14 +1,19 @@
-"""MMMU's official multiple-choice parser, reproduced for the MMMU Health & Medicine questions.
+"""MMMU's official answer parsers, reproduced for the MMMU Health & Medicine questions.
 
 Chapter 08 (evaluation) explains why MMMU keeps its own parser: MedEvalKit scores MMMU with
 the benchmark's official ``parse_multi_choice_response`` (MMMU-Benchmark/MMMU,
 ``eval/eval_utils.py``), and our MMMU numbers are only comparable if we do the same. The
 algorithm is re-implemented here from its description; only the random fallback differs, in
-that it is seeded per call instead of by the global ``random`` state.
+that it is seeded per call instead of by the global ``random`` state. Open questions use MMMU's
+``parse_open_response`` and ``eval_open`` (the ``strict`` rules; MedEvalKit skips the parser,
+see :mod:`~infimed_lib.eval.medevalkit`), so "1,000", "Approximately 0.25 mg/kg" and "The dose
+is 5 mg." are read as the numbers they state.
 """
 from __future__ import annotations
 
+import ast
 import random
+import re
 import zlib
 from collections.abc import Mapping, Sequence
 
@@ -73,3 +78,90 @@ def parse_multi_choice_response(
     else:
         starts = [response.rfind(pattern.format(c)) for c in candidates]
     return candidates[starts.index(max(starts))], False
+
+
+# --- open questions: MMMU's parse_open_response + eval_open ----------------------------------
+# The number patterns are MMMU's (thousands with commas, scientific notation, plain decimals);
+# they define which numbers the official scorer sees, so they are matched rather than improved.
+_NUMBER_PATTERNS = (
+    re.compile(r"-?\b\d{1,3}(?:,\d{3})+\b"),
+    re.compile(r"-?\d+(?:\.\d+)?[eE][+-]?\d+"),
+    re.compile(r"-?(?:\d+\.\d+|\.\d+|\d+\b)(?![eE][+-]?\d+)(?![,\d])"),
+)
+_KEY_INDICATORS = ("could be ", "so ", "is ", "thus ", "therefore ", "final ", "answer ", "result ")
+_TRIVIAL = {":", ",", ".", "!", "?", ";", "'"}
+
+
+def normalize_open(value: str) -> list:
+    """MMMU's ``normalize_str``: a number becomes one float rounded to 2 decimals; a one-character
+    string becomes " x" and "x " (so it only matches as a word); other strings are lower-cased."""
+    value = value.strip()
+    try:
+        return [round(float(value.replace(",", "")), 2)]
+    except ValueError:
+        value = value.lower()
+        return [" " + value, value + " "] if len(value) == 1 else [value]
+
+
+def _key_phrases(response: str) -> list[str]:
+    text = response.strip().strip(".").lower()
+    # MMMU splits on ". " before a capital *after* lower-casing, so in effect only on newlines.
+    pieces = re.split(r"\.\s(?=[A-Z])|\n", text)
+    found = []
+    for position, piece in enumerate(pieces):
+        indicators = _KEY_INDICATORS + (("=",) if position == len(pieces) - 1 else ())
+        shortest = None
+        for indicator in indicators:
+            if indicator in piece:
+                tail = piece.split(indicator)[-1].strip()
+                if not shortest or len(tail) < len(shortest):
+                    shortest = tail
+        if shortest and shortest.strip() not in _TRIVIAL:
+            found.append(shortest)
+    return found or [text]
+
+
+def parse_open_response(response: str) -> list:
+    """MMMU's official ``parse_open_response`` (Chapter 08): the tails after "is", "so",
+    "therefore", "=" ... of each line (else the whole lower-cased text), plus every number in
+    them, each through :func:`normalize_open`. Returns the candidate predictions."""
+    if not isinstance(response, str):
+        raise ParameterError("response", f"expected str, got {type(response).__name__}")
+    phrases = _key_phrases(response)
+    candidates = list(phrases)
+    for phrase in phrases:
+        for pattern in _NUMBER_PATTERNS:
+            candidates += pattern.findall(phrase)
+    normalized = []
+    for candidate in candidates:
+        for value in normalize_open(candidate):
+            if value not in normalized:
+                normalized.append(value)
+    return normalized
+
+
+def open_golds(gold: str) -> list[str]:
+    """The accepted answers of an MMMU open question: a gold written as a list literal
+    ("['6.25', '6.2']") gives each element, any other gold itself (Chapter 08)."""
+    text = str(gold).strip()
+    if text.startswith("[") and text.endswith("]"):
+        try:
+            values = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            return [text]
+        if isinstance(values, (list, tuple)) and values:
+            return [str(value) for value in values]
+    return [text]
+
+
+def eval_open(golds: Sequence[str], predictions: Sequence) -> bool:
+    """MMMU's official ``eval_open`` (Chapter 08): a string prediction is right when a string gold
+    occurs *inside* it ("the radial nerve" holds "radial nerve"); a number must equal a gold number."""
+    accepted = [value for gold in golds for value in normalize_open(str(gold))]
+    for prediction in predictions:
+        if isinstance(prediction, str):
+            if any(isinstance(value, str) and value in prediction for value in accepted):
+                return True
+        elif prediction in accepted:
+            return True
+    return False

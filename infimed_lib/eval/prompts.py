@@ -1,10 +1,26 @@
-"""Benchmark prompts in MedEvalKit's formats, with its ``\\boxed{}`` reasoning variant.
+"""Benchmark prompts in two layouts: ``"book"`` (the default) and ``"medevalkit"`` (Chapter 08).
 
-Chapter 08 (evaluation) shows one prompt of each kind. The instruction sentences are
-MedEvalKit's (``utils/question_formats.py``), in English and Chinese (SLAKE has both), so
-that our scores are comparable with the paper's. Two things differ on purpose: options that
-the question text already lists (MedXpertQA) are not listed a second time, and images are
-marked with the ``<image>`` placeholder our model splices visual tokens into.
+Both use MedEvalKit's instruction sentences (``utils/question_formats.py``), in English and
+Chinese (SLAKE has both), with its ``\\boxed{}`` reasoning variants.
+
+``layout="medevalkit"`` is MedEvalKit 9b12e3b's prompt text byte for byte, per benchmark and
+question type: multiple choice opens with a newline ("\\nQuestion: ...\\nOptions: \\n..."),
+lists the options as MedEvalKit builds them ("A. text"; PMC-VQA's CSV cells as they are, " A:CT ")
+and prints MedXpertQA's question with its own "Answer Choices:" tail, so the options appear twice;
+VQA-RAD and PathVQA ask yes/no questions with the yes/no instruction and the rest with the open
+one; SLAKE's CLOSED questions, yes/no ones included, get "Answer the question using a single word
+or phrase." (``utils/SLAKE/SLAKE.py: load_data``); MMMU uses its own template
+(``utils/MMMU/data_utils.py: construct_prompt``): a leading newline, "(A) text" lines, blank
+lines and eight spaces before the instruction, ``<image 1>`` left in the text and only the first
+image passed. The one addition is ours: one ``<image>`` marker per passed image opens the
+prompt, where MedEvalKit's model wrappers put the image before the text.
+
+``layout="book"`` is the cleaner layout the book trains and evaluates with by default; it
+differs from MedEvalKit's on purpose: no leading newline; question text stripped; options
+always "A. text" (PMC-VQA's letter prefix removed); options the question already lists
+(MedXpertQA) not listed a second time; SLAKE's CLOSED questions with a yes/no gold get the
+yes/no instruction; MMMU's ``<image k>`` references become the ``<image>`` markers in place
+(every image passed, in the order referred to) and its instruction follows one blank line.
 """
 from __future__ import annotations
 
@@ -14,6 +30,7 @@ from typing import Any
 from infimed_lib.common import ParameterError
 
 IMAGE_MARKER = "<image>"
+LAYOUTS = ("book", "medevalkit")
 _MMMU_REF = re.compile(r"<image\s*(\d+)>")
 
 _INSTRUCTIONS = {
@@ -103,32 +120,83 @@ def _place_images(text: str, n_images: int, item_id: str) -> tuple[str, list[int
     return text, unplaced + order
 
 
-def _validate(item: Any, reasoning: Any) -> None:
+def _medevalkit_choices(item: Any) -> tuple[str, list[str]]:
+    from infimed_lib.data.benchmark_formats import medxpert_published_question, pmc_published
+
+    if item.benchmark == "pmc-vqa":
+        published = pmc_published(item)
+        return published["Question"], published["choices"]
+    question = medxpert_published_question(item) if item.benchmark == "medxpertqa-mm" else str(item.question)
+    return question, [f"{key}. {text}" for key, text in item.options.items()]
+
+
+def medevalkit_text(item: Any, reasoning: bool = False) -> str:
+    """MedEvalKit 9b12e3b's prompt text for ``item``, byte for byte, without image markers (Chapter 08)."""
+    _validate(item, reasoning)
+    qtype, lang = item.question_type, ("zh" if getattr(item, "lang", "en") == "zh" else "en")
+    if item.benchmark == "mmmu-med":  # utils/MMMU/data_utils.py: construct_prompt
+        if qtype == "multiple_choice":
+            listed = "".join(f"({key}) {text}\n" for key, text in item.options.items())
+            return f"\n{item.question}\n\n{listed}\n\n        {instruction('multiple_choice', 'en', reasoning)}"
+        return f"\n{item.question}\n\n        {instruction('closed', 'en', reasoning)}"
+    if qtype == "multiple_choice":  # utils/question_formats.py: get_multiple_choice_prompt
+        if not item.options:
+            raise ValueError(f"item {item.id!r}: multiple_choice question without options")
+        question, choices = _medevalkit_choices(item)
+        listed = "\n".join(choices)
+        if lang == "zh":
+            return f"\n问题： {question}\n选项： \n{listed}\n{instruction(qtype, lang, reasoning)}"
+        return f"\nQuestion: {question}\nOptions: \n{listed}\n{instruction(qtype, lang, reasoning)}"
+    if item.benchmark == "slake":  # CLOSED (yes/no or not) -> close-ended prompt, OPEN -> open
+        kind = "open" if qtype == "open" else "closed"
+    elif item.benchmark == "vqa-rad":
+        kind = "yes_no" if str(item.answer).lower() in ("yes", "no") else "open"
+    elif item.benchmark == "pathvqa":  # PATH_VQA.construct_messages tests the raw gold
+        kind = "yes_no" if str(item.answer) in ("yes", "no") else "open"
+    else:
+        kind = qtype
+    return f"{item.question}\n{instruction(kind, lang, reasoning)}"
+
+
+def _medevalkit_images(item: Any) -> list[int]:
+    # MMMU passes image_1 only (process_single_sample); every other benchmark all its images.
+    return [0] if item.benchmark == "mmmu-med" and item.images else list(range(len(item.images)))
+
+
+def _validate(item: Any, reasoning: Any, layout: Any = "book") -> None:
     if not isinstance(reasoning, bool):
         raise ParameterError("reasoning", f"expected bool, got {type(reasoning).__name__} {reasoning!r}")
+    if layout not in LAYOUTS:
+        raise ParameterError("prompts", f"{layout!r} is not one of {list(LAYOUTS)}")
     for name in ("benchmark", "id", "question", "question_type", "options", "images"):
         if not hasattr(item, name):
             raise ValueError(f"item: missing field {name!r} (expected a BenchmarkItem)")
 
 
-def build_prompt(item: Any, reasoning: bool = False) -> str:
-    """The user prompt for one benchmark item, in MedEvalKit's format (Chapter 08).
+def build_prompt(item: Any, reasoning: bool = False, layout: str = "book") -> str:
+    """The user prompt for one benchmark item (Chapter 08).
 
-    Multiple choice: "Question: ...", "Options:" with one "A. text" line each, then the
-    letter instruction (MMMU keeps its own "(A) text" layout). Yes/no, closed and open
-    questions: the question, then one instruction line. ``reasoning=True`` asks for the final
-    answer inside ``\\boxed{}``. One ``<image>`` per image opens the prompt, except where the
-    text (question or options) refers to MMMU-style ``<image 1>``: those references become
-    the markers in place; markers a loader already put in the question are kept when there
-    is one per image. Pair it with :func:`prompt_images` for the images in marker order.
+    ``layout="book"`` (default): multiple choice as "Question: ...", "Options:" with one
+    "A. text" line each, then the letter instruction (MMMU keeps its "(A) text" layout);
+    yes/no, closed and open questions as the question, then one instruction line; one
+    ``<image>`` per image opens the prompt, except where the text refers to MMMU-style
+    ``<image 1>``: those references become the markers in place; markers a loader already put
+    in the question are kept when there is one per image. ``layout="medevalkit"``: one
+    ``<image>`` per image MedEvalKit passes, then :func:`medevalkit_text`. ``reasoning=True``
+    asks for the final answer inside ``\\boxed{}``. Pair it with :func:`prompt_images` (same
+    ``layout``) for the images in marker order.
     """
-    _validate(item, reasoning)
+    _validate(item, reasoning, layout)
+    if layout == "medevalkit":
+        return f"{IMAGE_MARKER}\n" * len(_medevalkit_images(item)) + medevalkit_text(item, reasoning)
     text, _ = _place_images(_layout(item, reasoning), len(item.images), item.id)
     return text
 
 
-def prompt_images(item: Any) -> list[Any]:
-    """``item.images`` reordered to match the ``<image>`` markers of :func:`build_prompt` (Chapter 08)."""
-    _validate(item, False)
+def prompt_images(item: Any, layout: str = "book") -> list[Any]:
+    """``item.images`` in the order of the ``<image>`` markers of :func:`build_prompt` (Chapter 08)."""
+    _validate(item, False, layout)
+    if layout == "medevalkit":
+        return [item.images[i] for i in _medevalkit_images(item)]
     _, order = _place_images(_layout(item, False), len(item.images), item.id)
     return [item.images[i] for i in order]

@@ -3,9 +3,11 @@
 Chapter 08 (evaluation) runs it; chapter 09 runs it once per SFT-stage combination. Layout::
 
     <out_dir>/config.json                   the resolved EvalConfig
-    <out_dir>/<benchmark>/predictions.jsonl one record per item: prompt, raw response, verdict, ...
+    <out_dir>/<benchmark>/predictions.jsonl one record per item: prompt, raw response, verdict, both rule
+                                            sets' verdicts (``verdicts``: strict and medevalkit), ...
     <out_dir>/<benchmark>/state.json        what the predictions were made from (for resuming)
-    <out_dir>/scores.json                   per benchmark / question type / modality, and the mean
+    <out_dir>/scores.json                   per benchmark / question type / modality, and the mean, under
+                                            ``rules``; ``rule_sets`` holds the same under each rule set
     <out_dir>/metrics.json                  the headline numbers of scores.json
     <out_dir>/timing.json                   wall-clock seconds (the only file that is not reproducible)
 
@@ -29,8 +31,9 @@ from infimed_lib.common import (ParameterError, atomic_write_json, atomic_write_
 from infimed_lib.data.benchmarks import BENCHMARKS, load_benchmark
 from infimed_lib.eval.generate import (DEFAULT_MAX_NEW_TOKENS, build_prompts, cpu_threads, iter_answers,
                                       resolve_max_new_tokens)
-from infimed_lib.eval.scoring import score_item
-from infimed_lib.eval.summary import summarize_records
+from infimed_lib.eval.prompts import LAYOUTS
+from infimed_lib.eval.scoring import RULES, score_item
+from infimed_lib.eval.summary import records_under, summarize_records
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 
@@ -40,7 +43,9 @@ class EvalConfig:
     """Settings of one evaluation run, validated; written as ``<out_dir>/config.json`` (Chapter 08).
 
     ``model`` is ``"checkpoint"`` (generate with ``checkpoint_dir``) or ``"majority"`` (the
-    majority-class baseline of :mod:`infimed_lib.eval.baselines`, no model at all).
+    majority-class baseline of :mod:`infimed_lib.eval.baselines`, no model at all). ``rules``
+    names the rule set behind ``correct`` and the headline scores (both are always kept);
+    ``prompts`` the prompt layout ("book" or MedEvalKit's, see :mod:`~infimed_lib.eval.prompts`).
     """
 
     benchmarks: dict[str, str]
@@ -57,6 +62,8 @@ class EvalConfig:
     device: str = "auto"
     dtype: str = "auto"
     num_threads: int = 0
+    rules: str = "strict"
+    prompts: str = "book"
 
     def __post_init__(self) -> None:
         require_type("benchmarks", self.benchmarks, Mapping)
@@ -88,6 +95,10 @@ class EvalConfig:
             raise ParameterError("dtype", f"{self.dtype!r} is not one of {list(DTYPES)}")
         if require_type("num_threads", self.num_threads, int) < 0:
             raise ParameterError("num_threads", f"must be >= 0 (0: PyTorch's default), got {self.num_threads}")
+        if self.rules not in RULES:
+            raise ParameterError("rules", f"{self.rules!r} is not one of {list(RULES)}")
+        if self.prompts not in LAYOUTS:
+            raise ParameterError("prompts", f"{self.prompts!r} is not one of {list(LAYOUTS)}")
 
 
 @dataclass
@@ -115,12 +126,15 @@ def folder_digest(path: str | Path, patterns: tuple[str, ...]) -> str:
 
 def _state(config: EvalConfig, name: str, items: list, inputs: dict) -> dict:
     ids = hashlib.sha256("\n".join(f"{item.id}\t{item.answer}" for item in items).encode()).hexdigest()
-    return {"benchmark": name, "items": len(items), "items_sha256": ids, "model": config.model, **inputs,
-            "reasoning": config.reasoning, "max_new_tokens": config.max_new_tokens, "batch_size": config.batch_size,
-            "seed": config.seed, "judge": config.judge, "dtype": config.dtype, "num_threads": config.num_threads}
+    state = {"benchmark": name, "items": len(items), "items_sha256": ids, "model": config.model, **inputs,
+             "reasoning": config.reasoning, "max_new_tokens": config.max_new_tokens, "batch_size": config.batch_size,
+             "seed": config.seed, "judge": config.judge, "dtype": config.dtype, "num_threads": config.num_threads}
+    if config.prompts != "book":  # the default stays out, so evaluations made before the setting still resume
+        state["prompts"] = config.prompts
+    return state
 
 
-def _resumable(folder: Path, state: dict, items: list, seed: int, judge) -> list[dict] | None:
+def _resumable(folder: Path, state: dict, items: list, seed: int, judge, rules: str) -> list[dict] | None:
     """The saved records if they were made from ``state``; re-scored from their responses when no
     judge is involved, so that a fix to a scoring rule reaches old predictions without generating."""
     try:
@@ -131,15 +145,22 @@ def _resumable(folder: Path, state: dict, items: list, seed: int, judge) -> list
         return None
     if [r.get("id") for r in records] != [item.id for item in items]:
         return None
-    if judge is not None:
-        return records
-    return [_record(item, r["prompt"], r["response"], seed, None) for item, r in zip(items, records)]
+    if judge is not None:  # judged records are kept as they are: asking the judge again costs money
+        return records if all("verdicts" in r for r in records) else None
+    return [_record(item, r["prompt"], r["response"], seed, None, rules) for item, r in zip(items, records)]
 
 
-def _record(item: Any, prompt_text: str, response: str, seed: int, judge) -> dict:
-    record = score_item(item, response, seed=seed, judge=judge)
-    record.update(prompt=prompt_text, question=item.question, options=dict(item.options),
-                  num_images=len(item.images))
+def _record(item: Any, prompt_text: str, response: str, seed: int, judge, rules: str = "strict") -> dict:
+    """The record under ``rules`` plus ``verdicts``: the verdict under every rule set. The judge is
+    asked once; the other rule set reuses its answer."""
+    record = score_item(item, response, rules=rules, seed=seed, judge=judge)
+    verdicts = {rules: record["verdict"]}
+    for other in RULES:
+        if other != rules:
+            reuse = None if judge is None else (lambda question, answer, gold, said=record.get("judge"): said)
+            verdicts[other] = score_item(item, response, rules=other, seed=seed, judge=reuse)["verdict"]
+    record.update(verdicts={name: verdicts[name] for name in RULES}, prompt=prompt_text, question=item.question,
+                  options=dict(item.options), num_images=len(item.images))
     return record
 
 
@@ -163,7 +184,7 @@ def load_for_eval(checkpoint_dir: str | Path, tokenizer_dir: str | Path, device:
 
 
 def _model_records(config, name, items, model, tokenizer, judge) -> list[dict]:
-    prompts = build_prompts(items, tokenizer, model.config.num_visual_tokens, config.reasoning)
+    prompts = build_prompts(items, tokenizer, model.config.num_visual_tokens, config.reasoning, config.prompts)
     records: list[dict | None] = [None] * len(items)
     with cpu_threads(config.num_threads):
         answers = list(iter_answers(model, tokenizer, prompts, batch_size=config.batch_size,
@@ -173,7 +194,7 @@ def _model_records(config, name, items, model, tokenizer, judge) -> list[dict]:
 
     def score(pair):
         prompt, answer = pair
-        return prompt.index, _record(items[prompt.index], prompt.text, answer, config.seed, judge)
+        return prompt.index, _record(items[prompt.index], prompt.text, answer, config.seed, judge, config.rules)
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for index, record in pool.map(score, answers):
@@ -185,8 +206,8 @@ def _majority_records(config, items) -> list[dict]:
     from infimed_lib.eval.baselines import majority_responses
     from infimed_lib.eval.prompts import build_prompt
 
-    return [_record(item, build_prompt(item, config.reasoning), response, config.seed, None)
-            for item, response in zip(items, majority_responses(items))]
+    return [_record(item, build_prompt(item, config.reasoning, config.prompts), response, config.seed, None,
+                    config.rules) for item, response in zip(items, majority_responses(items))]
 
 
 def _run(config: EvalConfig, judge=None) -> EvalResult:
@@ -203,7 +224,7 @@ def _run(config: EvalConfig, judge=None) -> EvalResult:
     for name, bench_items in items.items():
         folder, began = out / name, time.perf_counter()
         state = _state(config, name, bench_items, inputs)
-        records[name] = _resumable(folder, state, bench_items, config.seed, judge)
+        records[name] = _resumable(folder, state, bench_items, config.seed, judge, config.rules)
         if records[name] is not None:
             resumed.append(name)
             atomic_write_jsonl(folder / "predictions.jsonl", records[name])  # same bytes unless a rule changed
@@ -217,8 +238,10 @@ def _run(config: EvalConfig, judge=None) -> EvalResult:
             atomic_write_jsonl(folder / "predictions.jsonl", records[name])
             atomic_write_json(folder / "state.json", state)  # written last: marks the predictions complete
         paths[name], seconds[f"{name}_seconds"] = folder / "predictions.jsonl", time.perf_counter() - began
-    scores = summarize_records([r for name in items for r in records[name]])
-    scores["model"] = config.model
+    every = [r for name in items for r in records[name]]
+    scores = summarize_records(records_under(every, config.rules))
+    scores.update(model=config.model, rules=config.rules,
+                  rule_sets={rules: summarize_records(records_under(every, rules)) for rules in RULES})
     if judge is not None and hasattr(judge, "stats"):
         scores["judge"] = judge.stats()
     atomic_write_json(out / "scores.json", scores)
@@ -230,28 +253,32 @@ def _run(config: EvalConfig, judge=None) -> EvalResult:
 def evaluate(checkpoint_dir: str | Path, tokenizer_dir: str | Path, benchmarks: Mapping[str, str | Path],
              out_dir: str | Path, *, batch_size: int = 8, max_new_tokens: int | Mapping[str, int] = DEFAULT_MAX_NEW_TOKENS,
              reasoning: bool = False, limit: int | None = None, judge=None, seed: int = 0,
-             device: str = "auto", dtype: str = "auto", num_threads: int = 0) -> EvalResult:
+             device: str = "auto", dtype: str = "auto", num_threads: int = 0, rules: str = "strict",
+             prompts: str = "book") -> EvalResult:
     """Generate, score and summarise a checkpoint's answers on ``benchmarks`` (Chapter 08).
 
     ``benchmarks`` maps registry names to their published files; ``max_new_tokens`` is one
     budget or one per question type; ``reasoning`` uses the ``\\boxed{}`` prompts; ``judge``
     (e.g. :func:`~infimed_lib.eval.judge.make_judge`) decides open questions; ``num_threads``
-    sets PyTorch's CPU threads while generating (0: unchanged). Writes the layout in this
-    module's docstring; the same inputs give byte-identical predictions and scores.
+    sets PyTorch's CPU threads while generating (0: unchanged); ``rules`` picks the rule set of
+    the headline scores (``scores["rule_sets"]`` has both; quote "medevalkit" beside the paper's
+    Table 2); ``prompts="medevalkit"`` generates with MedEvalKit's prompt text. Writes the layout
+    in this module's docstring; the same inputs give byte-identical predictions and scores.
     """
     judge_id = None if judge is None else getattr(judge, "judge_id", type(judge).__name__)
     config = EvalConfig(benchmarks={k: str(v) for k, v in dict(benchmarks).items()}, out_dir=str(out_dir),
                         checkpoint_dir=str(checkpoint_dir), tokenizer_dir=str(tokenizer_dir), batch_size=batch_size,
                         max_new_tokens=max_new_tokens, reasoning=reasoning, limit=limit, seed=seed,
-                        judge=judge_id, device=device, dtype=dtype, num_threads=num_threads)
+                        judge=judge_id, device=device, dtype=dtype, num_threads=num_threads, rules=rules,
+                        prompts=prompts)
     return _run(config, judge)
 
 
 def evaluate_majority(benchmarks: Mapping[str, str | Path], out_dir: str | Path, *, limit: int | None = None,
-                      seed: int = 0) -> EvalResult:
+                      seed: int = 0, rules: str = "strict", prompts: str = "book") -> EvalResult:
     """The majority-class baseline, written in :func:`evaluate`'s layout (Chapter 08)."""
     config = EvalConfig(benchmarks={k: str(v) for k, v in dict(benchmarks).items()}, out_dir=str(out_dir),
-                        model="majority", limit=limit, seed=seed)
+                        model="majority", limit=limit, seed=seed, rules=rules, prompts=prompts)
     return _run(config)
 
 

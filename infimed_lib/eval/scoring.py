@@ -1,25 +1,35 @@
-"""Verdicts for one benchmark answer, by question type, following MedEvalKit's rules.
+"""Verdicts for one benchmark answer under two rule sets: ``strict`` and ``medevalkit`` (Chapter 08).
 
-Chapter 08 (evaluation) states each rule and the MedEvalKit bug it avoids:
+``rules="medevalkit"`` gives the verdict MedEvalKit (commit 9b12e3b, the framework behind the
+paper's Table 2) would give, its quirks included: see :mod:`~infimed_lib.eval.medevalkit`, which
+lists each one with the MedEvalKit file and function it comes from. Quote it beside the paper.
 
-* multiple choice: :func:`~infimed_lib.eval.extract.extract_choice` (MMMU: the official
-  parser); MedEvalKit's ``difflib`` "most similar option" fallback only when asked for;
-* yes/no: correct iff the answer commits to exactly one of yes/no (words, not substrings:
-  the "no" of "nodule" or "know" does not count) and it is the gold one; Chinese 是/否 too;
-* closed short answer: exact match after normalisation (case, punctuation, articles, spaces);
-  a closed question whose gold is yes/no (SLAKE's CLOSED type) takes the yes/no rule;
-* open: exact match, token precision/recall/F1 and BLEU-1; with an LLM judge configured the
-  judge's verdict decides correctness. Only open questions ever reach the judge, so closed
-  counts never depend on whether a judge is on (MedEvalKit zeroes PathVQA's closed count and
-  sends every SLAKE item to the judge, counting closed hits twice).
+``rules="strict"`` (the default) reads what the response commits to, and says "unanswered"
+when it commits to nothing or to two answers. Chapter 08 states each rule:
+
+* multiple choice (MMMU included): :func:`~infimed_lib.eval.extract.extract_choice`: the letter,
+  or the one option whose text the answer names; a copy of the option list, "A or B", a hedge
+  are unanswered. MedEvalKit's ``difflib`` "most similar option" guess only when asked for
+  (``difflib_fallback=True``);
+* yes/no: :func:`~infimed_lib.eval.answers.read_yes_no`: the words yes/no (whole words, not the
+  "no" of "nodule"), else the opening word, a negation ("It is not present.", "Negative.",
+  "Nope"), an affirming statement; Chinese 是/否 by the opening. A closed question whose gold is
+  yes/no (SLAKE's CLOSED type) takes this rule too;
+* closed short answers and open answers:
+  :func:`~infimed_lib.eval.answers.match_short_answer`: the gold phrase up to case, articles,
+  plurals and surrounding words, not negated, with no alternative offered; MMMU's open
+  questions take MMMU's official ``parse_open_response`` + ``eval_open`` ("1,000",
+  "Approximately 0.25 mg/kg");
+* open questions also get exact match, token precision/recall/F1 and BLEU-1; with an LLM judge
+  the judge's verdict decides. Only open questions ever reach the judge, under either rule set,
+  so closed counts never depend on whether a judge is on (MedEvalKit zeroes PathVQA's closed
+  count and sends every SLAKE item to the judge, counting closed hits twice).
 
 Nothing here reads the environment or makes a client: a judge is passed in as a callable.
 """
 from __future__ import annotations
 
 import difflib
-import re
-import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -27,51 +37,30 @@ from tqdm.auto import tqdm
 
 from infimed_lib.common import ParameterError
 from infimed_lib.eval.aggregate import aggregate
+from infimed_lib.eval.answers import match_short_answer, read_yes_no
 from infimed_lib.eval.extract import extract_choice, parse_response
+from infimed_lib.eval.medevalkit import medevalkit_record
 from infimed_lib.eval.metrics import bleu1, exact_match, normalize_answer, token_scores
-from infimed_lib.eval.mmmu import item_seed, parse_multi_choice_response
+from infimed_lib.eval.mmmu import eval_open, open_golds, parse_open_response
 
-__all__ = ["Judge", "VERDICTS", "aggregate", "gold_yes_no", "score_item", "score_items", "yes_no_commitments"]
+__all__ = ["Judge", "RULES", "VERDICTS", "aggregate", "gold_yes_no", "score_item", "score_items"]
 
 Judge = Callable[[str, str, str], "bool | None"]
 """``judge(question, answer_text, gold) -> True/False``, or None when the judge failed."""
 
-_YES_NO_EN = re.compile(r"(?<![\w'’-])(yes|no)(?![\w'’-])", re.I)
-# Chinese has no word boundaries and 是 is also the copula ("这是CT"), so a Chinese answer
-# counts only when it *opens* with one of these (longest first); the None entries stop
-# "无法判断" (cannot tell) and "是否" (whether) from reading as 无 / 是.
-_ZH_LEADING = {
-    "无法": None, "不确定": None, "是否": None,
-    "不是": "no", "没有": "no", "不对": "no", "否": "no", "无": "no",
-    "是的": "yes", "是": "yes", "对": "yes", "有": "yes",
-}
+RULES = ("strict", "medevalkit")
 VERDICTS = ("correct", "incorrect", "unanswered")
-
-
-def yes_no_commitments(text: str) -> set[str]:
-    """Which of "yes"/"no" ``text`` states, as whole words (English) or a leading 是/否 (Chapter 08)."""
-    found = {m.group(1).lower() for m in _YES_NO_EN.finditer(unicodedata.normalize("NFKC", text))}
-    opening = re.sub(r"[\W_]+", "", unicodedata.normalize("NFKC", text))[:3]
-    for phrase in sorted(_ZH_LEADING, key=len, reverse=True):
-        if opening.startswith(phrase):
-            if _ZH_LEADING[phrase]:
-                found.add(_ZH_LEADING[phrase])
-            break
-    return found
+_ZH_GOLD = {"是": "yes", "否": "no", "是的": "yes", "不是": "no", "有": "yes", "没有": "no"}
 
 
 def gold_yes_no(gold: str) -> str | None:
     """"yes"/"no" when the gold is exactly a yes/no word (English or Chinese), else None (Chapter 08)."""
     norm = normalize_answer(gold)
-    if norm in ("yes", "no"):
-        return norm
-    return {"是": "yes", "否": "no", "是的": "yes", "不是": "no", "有": "yes", "没有": "no"}.get(norm)
+    return norm if norm in ("yes", "no") else _ZH_GOLD.get(norm)
 
 
-def _verdict(extracted: Any, correct: bool) -> str:
-    if extracted is None or extracted == "":
-        return "unanswered"
-    return "correct" if correct else "incorrect"
+def _verdict(correct: bool | None) -> str:
+    return "unanswered" if correct is None else ("correct" if correct else "incorrect")
 
 
 def _difflib_choice(response: str, options: Mapping[str, str]) -> str:
@@ -82,100 +71,134 @@ def _difflib_choice(response: str, options: Mapping[str, str]) -> str:
     return max(options, key=lambda k: ratios[k])  # first of ties, as MedEvalKit
 
 
-def _score_choice(item: Any, response: str, difflib_fallback: bool, seed: int) -> dict:
+def _strict_choice(item: Any, response: str, difflib_fallback: bool) -> dict:
     options = {str(k): str(v) for k, v in item.options.items()}
-    fallback = None
-    if item.benchmark == "mmmu-med":
-        text = parse_response(response, markers=False)
-        extracted, guessed = parse_multi_choice_response(text, list(options), options, item_seed(seed, item.id))
-        rule, fallback = "mmmu_choice", "random" if guessed else None
-    else:
-        rule, extracted = "choice", extract_choice(response, options)
-        if extracted is None and difflib_fallback:
-            extracted, fallback = _difflib_choice(response, options), "difflib"
-    correct = extracted == item.answer
-    return {"rule": rule, "extracted": extracted, "correct": correct, "fallback": fallback}
+    extracted, fallback = extract_choice(response, options), None
+    if extracted is None and difflib_fallback:
+        extracted, fallback = _difflib_choice(response, options), "difflib"
+    correct = None if extracted is None else extracted == item.answer
+    return {"rule": "choice", "extracted": extracted, "correct": correct, "fallback": fallback}
 
 
-def _score_yes_no(item: Any, response: str) -> dict:
+def _strict_yes_no(item: Any, response: str) -> dict:
     gold = gold_yes_no(item.answer)
     if gold is None:
         raise ValueError(f"item {item.id!r}: yes/no question whose gold answer {item.answer!r} is not yes/no")
-    said = yes_no_commitments(parse_response(response))
-    extracted = said.pop() if len(said) == 1 else None
-    return {"rule": "yes_no", "extracted": extracted, "correct": extracted == gold, "gold_normalized": gold}
+    said = read_yes_no(parse_response(response))
+    return {"rule": "yes_no", "extracted": said, "correct": None if said is None else said == gold,
+            "gold_normalized": gold}
 
 
-def _score_closed(item: Any, response: str) -> dict:
+def _strict_closed(item: Any, response: str) -> dict:
     if gold_yes_no(item.answer) is not None:
-        return _score_yes_no(item, response)
+        return _strict_yes_no(item, response)
+    if item.benchmark == "mmmu-med":
+        answer = parse_response(response, markers=False)
+        predictions = parse_open_response(answer)
+        correct = eval_open(open_golds(item.answer), predictions) if answer.strip() else None
+        return {"rule": "mmmu_open", "extracted": answer.strip() or None, "correct": correct}
     answer = parse_response(response)
-    correct = bool(exact_match(answer, item.answer))
-    return {"rule": "closed_exact", "extracted": normalize_answer(answer) or None, "correct": correct}
+    return {"rule": "short_answer", "extracted": normalize_answer(answer) or None,
+            "correct": match_short_answer(answer, item.answer, item.question)}
 
 
-def _score_open(item: Any, response: str, judge: Judge | None) -> dict:
-    answer = parse_response(response)
+def _open_metrics(item: Any, answer: str) -> dict:
     scores = token_scores(answer, item.answer)
-    record = {
-        "rule": "open", "extracted": answer or None, "exact_match": exact_match(answer, item.answer),
-        "precision": scores.precision, "recall": scores.recall, "f1": scores.f1,
-        "bleu1": bleu1(answer, item.answer), "judge": None,
-    }
-    record["correct"] = bool(record["exact_match"])
-    if judge is not None and answer:
-        verdict = judge(str(item.question), answer, str(item.answer))
-        if verdict is not None:  # a failed judge call keeps the exact-match verdict
-            record["judge"], record["correct"] = bool(verdict), bool(verdict)
+    return {"exact_match": exact_match(answer, item.answer), "precision": scores.precision,
+            "recall": scores.recall, "f1": scores.f1, "bleu1": bleu1(answer, item.answer), "judge": None}
+
+
+def _ask(judge: Judge | None, item: Any, answer: str) -> bool | None:
+    return None if judge is None or not answer else judge(str(item.question), answer, str(item.answer))
+
+
+def _strict_open(item: Any, response: str, judge: Judge | None) -> dict:
+    answer = parse_response(response)
+    record = {"rule": "open", "extracted": answer or None, **_open_metrics(item, answer),
+              "correct": match_short_answer(answer, item.answer, item.question)}
+    verdict = _ask(judge, item, answer)
+    if verdict is not None:  # a failed judge call keeps the rule's verdict
+        record["judge"], record["correct"] = bool(verdict), bool(verdict)
     return record
+
+
+def _medevalkit(item: Any, response: str, seed: int, judge: Judge | None) -> dict:
+    record = medevalkit_record(item, response, seed)
+    if item.question_type == "open":
+        answer = parse_response(response)
+        record.update(_open_metrics(item, answer))
+        if judge is not None:  # MedEvalKit's judge decides every open answer; a failed call reads as wrong
+            verdict = _ask(judge, item, answer)
+            record["judge"], record["correct"] = verdict, bool(verdict)
+    return record
+
+
+def _check(response: Any, rules: Any, difflib_fallback: Any, seed: Any, judge: Any) -> None:
+    if not isinstance(response, str):
+        raise ParameterError("response", f"expected str, got {type(response).__name__}")
+    if rules not in RULES:
+        raise ParameterError("rules", f"{rules!r} is not one of {list(RULES)}")
+    if not isinstance(difflib_fallback, bool):
+        raise ParameterError("difflib_fallback", f"expected bool, got {difflib_fallback!r}")
+    if difflib_fallback and rules == "medevalkit":
+        raise ParameterError("difflib_fallback", "is part of the medevalkit rules already; it only applies to strict")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ParameterError("seed", f"expected int, got {seed!r}")
+    if judge is not None and not callable(judge):
+        raise ParameterError("judge", "expected a callable judge(question, answer, gold) or None")
 
 
 def score_item(
     item: Any,
     response: str,
     *,
-    difflib_fallback: bool = False,
+    rules: str = "strict",
     seed: int = 0,
     judge: Judge | None = None,
+    difflib_fallback: bool = False,
 ) -> dict:
-    """Score one model response to one benchmark item (Chapter 08).
+    """Score one model response to one benchmark item under ``rules`` (Chapter 08).
 
-    Returns a JSON-ready record: ``benchmark, id, question_type, lang, modality, gold,
-    response, rule, extracted`` (letter, "yes"/"no", normalised answer, or None),
-    ``verdict`` ("correct" | "incorrect" | "unanswered"), ``correct`` (bool); multiple choice
-    adds ``fallback`` (None, "difflib" or MMMU's "random"); open questions add
-    ``exact_match, precision, recall, f1, bleu1`` and ``judge`` (None when no judge decided).
-    ``seed`` drives MMMU's random guess for unparseable answers, per question.
+    ``rules`` is "strict" (what the answer commits to; the default, because every caller in
+    the library -- the evaluation, the diagnostics, the option-lookup probe -- asks what the
+    model meant) or "medevalkit" (MedEvalKit 9b12e3b's verdicts, quirks included: use it for
+    any number set beside the paper's Table 2). Returns a JSON-ready record: ``benchmark, id,
+    question_type, lang, modality, gold, response, rules, rule, extracted`` (what the rule read),
+    ``verdict`` ("correct" | "incorrect" | "unanswered"; MedEvalKit knows no "unanswered") and
+    ``correct`` (bool); multiple choice adds ``fallback`` (None, "difflib" or MMMU's "random");
+    open questions add ``exact_match, precision, recall, f1, bleu1`` and ``judge`` (None when
+    no judge decided). ``seed`` drives MMMU's random guess (medevalkit), per question.
     """
-    if not isinstance(response, str):
-        raise ParameterError("response", f"expected str, got {type(response).__name__}")
-    if not isinstance(difflib_fallback, bool):
-        raise ParameterError("difflib_fallback", f"expected bool, got {difflib_fallback!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ParameterError("seed", f"expected int, got {seed!r}")
-    if judge is not None and not callable(judge):
-        raise ParameterError("judge", "expected a callable judge(question, answer, gold) or None")
+    _check(response, rules, difflib_fallback, seed, judge)
     qtype = getattr(item, "question_type", None)
-    if qtype == "multiple_choice":
-        record = _score_choice(item, response, difflib_fallback, seed)
-    elif qtype == "yes_no":
-        record = _score_yes_no(item, response)
-    elif qtype == "closed":
-        record = _score_closed(item, response)
-    elif qtype == "open":
-        record = _score_open(item, response, judge)
-    else:
+    if qtype not in ("multiple_choice", "yes_no", "closed", "open"):
         raise ValueError(f"item {getattr(item, 'id', '?')!r}: unknown question_type {qtype!r}")
+    if rules == "medevalkit":
+        if qtype == "yes_no" and gold_yes_no(item.answer) is None:
+            raise ValueError(f"item {item.id!r}: yes/no question whose gold answer {item.answer!r} is not yes/no")
+        record = _medevalkit(item, response, seed, judge)
+    elif qtype == "multiple_choice":
+        record = _strict_choice(item, response, difflib_fallback)
+    elif qtype == "yes_no":
+        record = _strict_yes_no(item, response)
+    elif qtype == "closed":
+        record = _strict_closed(item, response)
+    else:
+        record = _strict_open(item, response, judge)
+    verdict = _verdict(record["correct"])
     record.update(
         benchmark=item.benchmark, id=item.id, question_type=qtype, lang=getattr(item, "lang", "en"),
-        modality=getattr(item, "modality", ""), gold=item.answer, response=response,
-        verdict=_verdict(record["extracted"], record["correct"]),
+        modality=getattr(item, "modality", ""), gold=item.answer, response=response, rules=rules,
+        verdict=verdict, correct=verdict == "correct",
     )
     return record
 
 
 def score_items(items: Sequence[Any], responses: Sequence[str], **kwargs: Any) -> list[dict]:
-    """:func:`score_item` over paired items and responses, with a progress bar (Chapter 08)."""
+    """:func:`score_item` over paired items and responses, with a progress bar (Chapter 08).
+
+    Keyword arguments (``rules``, ``seed``, ``judge``, ``difflib_fallback``) pass through.
+    """
     if len(items) != len(responses):
         raise ParameterError("responses", f"{len(responses)} responses for {len(items)} items")
     pairs = zip(items, responses)

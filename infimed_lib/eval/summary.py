@@ -44,6 +44,50 @@ def summarize_records(records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     return scores
 
 
+def records_under(records: Iterable[Mapping[str, Any]], rules: str) -> list[dict[str, Any]]:
+    """Copies of scored records whose ``verdict``/``correct`` are those of rule set ``rules``, read
+    from each record's ``verdicts`` (what :func:`~infimed_lib.eval.run.evaluate` writes); a record
+    without ``verdicts`` must already be under ``rules`` (Chapter 08)."""
+    out = []
+    for index, record in enumerate(records):
+        if "verdicts" in record:
+            if rules not in record["verdicts"]:
+                raise ParameterError("rules", f"record {index} has no verdict under {rules!r}: {list(record['verdicts'])}")
+            verdict = record["verdicts"][rules]
+        elif record.get("rules", rules) == rules:
+            verdict = record.get("verdict", "correct" if record.get("correct") else "incorrect")
+        else:
+            raise ParameterError("records", f"record {index} was scored under {record['rules']!r} only, not {rules!r}")
+        out.append({**record, "verdict": verdict, "correct": verdict == "correct"})
+    return out
+
+
+def scores_under(scores: Mapping[str, Any], rules: str) -> Mapping[str, Any]:
+    """The scores of one evaluation under rule set ``rules`` ("strict" or "medevalkit"), from
+    ``scores["rule_sets"]`` (Chapter 08). Feed them to :func:`scores_table` and friends."""
+    scores = _check_scores("scores", scores)
+    sets = scores.get("rule_sets")
+    if not sets:
+        raise ParameterError("scores", "has no 'rule_sets'; evaluate again (scores written before both rule sets were kept)")
+    if rules not in sets:
+        raise ParameterError("rules", f"{rules!r} is not one of {list(sets)}")
+    return sets[rules]
+
+
+def rules_table(scores: Mapping[str, Any], closed_only: bool = False) -> pd.DataFrame:
+    """Accuracy (%) per benchmark under both rule sets, and their difference (Chapter 08).
+
+    Rows are the benchmarks and ``Avg.``; columns ``strict``, ``medevalkit`` and
+    ``strict - medevalkit`` (positive: MedEvalKit's quirks cost the model that much).
+    """
+    tables = {rules: scores_table({rules: scores_under(scores, rules)}, closed_only).T[rules]
+              for rules in ("strict", "medevalkit")}
+    frame = pd.DataFrame(tables)
+    frame["strict - medevalkit"] = frame["strict"] - frame["medevalkit"]
+    frame.index.name = "benchmark"
+    return frame
+
+
 def _check_scores(name: str, scores: Any) -> Mapping[str, Any]:
     if not isinstance(scores, Mapping) or "benchmarks" not in scores:
         raise ParameterError(name, "expected a scores dict (scores.json / EvalResult.scores) with 'benchmarks'")
@@ -112,8 +156,9 @@ def benchmark_overview(items: Mapping[str, Iterable[Any]]) -> pd.DataFrame:
     return frame[["items", *QUESTION_TYPES, "languages", "modalities"]]
 
 
-def example_prompts(items: Mapping[str, Iterable[Any]], reasoning: bool = False) -> pd.DataFrame:
-    """The first prompt of each (benchmark, question type), as the model receives it (Chapter 08)."""
+def example_prompts(items: Mapping[str, Iterable[Any]], reasoning: bool = False, layout: str = "book") -> pd.DataFrame:
+    """The first prompt of each (benchmark, question type), as the model receives it (Chapter 08);
+    ``layout="medevalkit"`` shows MedEvalKit's text instead of the book's."""
     from infimed_lib.eval.prompts import build_prompt
 
     rows, seen = [], set()
@@ -122,7 +167,7 @@ def example_prompts(items: Mapping[str, Iterable[Any]], reasoning: bool = False)
             if (name, item.question_type) not in seen:
                 seen.add((name, item.question_type))
                 rows.append({"benchmark": name, "question_type": item.question_type,
-                             "prompt": build_prompt(item, reasoning), "gold": item.answer})
+                             "prompt": build_prompt(item, reasoning, layout), "gold": item.answer})
     return pd.DataFrame(rows, columns=["benchmark", "question_type", "prompt", "gold"])
 
 

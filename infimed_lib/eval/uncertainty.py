@@ -41,11 +41,19 @@ class Interval:
         return f"{self.estimate:.1f} [{self.low:.1f}, {self.high:.1f}]"
 
 
-def closed_verdicts(predictions: Mapping[str, str | Path]) -> dict[str, dict[str, bool]]:
-    """``{benchmark: {question id: correct}}`` for the closed questions of each predictions file (Chapter 08)."""
+def closed_verdicts(predictions: Mapping[str, str | Path], rules: str | None = None) -> dict[str, dict[str, bool]]:
+    """``{benchmark: {question id: correct}}`` for the closed questions of each predictions file (Chapter 08).
+
+    ``rules`` ("strict" or "medevalkit") reads that rule set's verdict from each record's
+    ``verdicts``; None keeps the file's own ``correct``.
+    """
+    from infimed_lib.eval.summary import records_under
+
     verdicts = {}
     for name, path in predictions.items():
         rows = [r for r in read_jsonl(path) if r.get("question_type") in CLOSED_TYPES]
+        if rows and rules is not None:
+            rows = records_under(rows, rules)
         if rows:
             verdicts[name] = {str(r["id"]): bool(r["correct"]) for r in rows}
             if len(verdicts[name]) < len(rows):  # pairing by id would silently drop questions
