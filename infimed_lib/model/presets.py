@@ -150,10 +150,19 @@ def _config(spec: ModelSpec, vision, text, ids: dict) -> InfiMedConfig:
         raise ParameterError(name, str(error)) from None
 
 
+class SiglipVisionTower(SiglipVisionModel):
+    """`SiglipVisionModel` read from a full ``SiglipModel`` checkpoint (siglip-so400m-patch14-384
+    ships both towers). Its text tower, contrastive logit scale and bias, and the pooling head
+    (we keep all patches) are expected leftovers: naming them here keeps `transformers` from
+    reporting hundreds of skipped keys, while any other missing or unexpected key is still
+    reported. Chapter 03."""
+
+    _keys_to_ignore_on_load_unexpected = [r"^text_model\.", r"^logit_(scale|bias)$", r"(^|\.)head\."]
+
+
 def _build_pretrained(spec: ModelSpec, tokenizer, ids: dict) -> InfiMedForConditionalGeneration:
     load = dict(local_files_only=True, dtype=DTYPES[spec.dtype], attn_implementation=spec.attn_implementation)
-    # The published SigLIP checkpoints include a pooling head we never use (we keep all patches).
-    vision = SiglipVisionModel.from_pretrained(str(spec.vision_path), vision_use_head=False, **load)
+    vision = SiglipVisionTower.from_pretrained(str(spec.vision_path), vision_use_head=False, **load)
     llm = Qwen3ForCausalLM.from_pretrained(str(spec.llm_path), **load)
     expected_text, expected_vision = EXPECTED_WIDTHS[spec.preset]
     if (llm.config.hidden_size, vision.config.hidden_size) != (expected_text, expected_vision):
@@ -163,5 +172,9 @@ def _build_pretrained(spec: ModelSpec, tokenizer, ids: dict) -> InfiMedForCondit
     if tokenizer is not None and len(tokenizer) > llm.get_input_embeddings().num_embeddings:
         llm.resize_token_embeddings(len(tokenizer))
     config = _config(spec, vision.config, llm.config, ids)
-    return InfiMedForConditionalGeneration(config, vision_tower=vision, language_model=llm)
+    model = InfiMedForConditionalGeneration(config, vision_tower=vision, language_model=llm)
+    # The composite config's sub-configs replace the towers' own; without this they would carry
+    # no attention implementation (the packed-attention code reads it).
+    model.set_attn_implementation(spec.attn_implementation)
+    return model
 
