@@ -30,6 +30,21 @@ TINY_TEXT = dict(hidden_size=160, intermediate_size=448, num_hidden_layers=4, nu
                  tie_word_embeddings=True)
 # Hidden sizes of the published checkpoints, to warn when a path points at another model.
 EXPECTED_WIDTHS = {"infimed-1.7b": (2048, 1152), "infimed-4b": (2560, 1152)}
+# The published checkpoints' shapes (config.json of Qwen3-1.7B/4B and siglip-so400m-patch14-384),
+# for building a random-weight model of the paper's size without the weights (make gpu-check):
+# build_model("tiny", vocab_size=..., text_config=..., vision_config=...).
+SIGLIP_SO400M = dict(image_size=384, patch_size=14, hidden_size=1152, intermediate_size=4304,
+                     num_hidden_layers=27, num_attention_heads=16, vision_use_head=False)
+PUBLISHED_SHAPES = {
+    "infimed-1.7b": {"vocab_size": 151936, "vision_config": SIGLIP_SO400M, "text_config": dict(
+        hidden_size=2048, intermediate_size=6144, num_hidden_layers=28, num_attention_heads=16,
+        num_key_value_heads=8, head_dim=128, max_position_embeddings=40960, rope_theta=1000000.0,
+        tie_word_embeddings=True)},
+    "infimed-4b": {"vocab_size": 151936, "vision_config": SIGLIP_SO400M, "text_config": dict(
+        hidden_size=2560, intermediate_size=9728, num_hidden_layers=36, num_attention_heads=32,
+        num_key_value_heads=8, head_dim=128, max_position_embeddings=40960, rope_theta=1000000.0,
+        tie_word_embeddings=True)},
+}
 # Ids our trained tokenizers give their special tokens (specials come first in the vocabulary).
 DEFAULT_SPECIAL_IDS = {"pad": 0, "eos": 2, "image": 3}
 
