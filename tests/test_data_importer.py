@@ -114,3 +114,21 @@ def test_each_training_benchmark_reads_its_published_train_file(tmp_path, name, 
         load_benchmark(name, folder)
     spec = importer.SourceSpec(name=name, format=name, path=str(folder))
     assert len(list(importer.source_samples(spec))) == len(train)
+
+
+def test_in_memory_images_are_written_once_and_referenced_by_path(tmp_path, vqa_rad):
+    """VQA-RAD's parquet holds JPEG bytes; two questions on one image must not inline it twice."""
+    import pyarrow.parquet as pq
+
+    from infimed_lib.data.images import load_image
+
+    spec = write_spec(tmp_path / "s.yaml", {"sources": [{"name": "vqa-rad", "format": "vqa-rad", "path": str(vqa_rad)}]})
+    assert importer.main([spec, str(tmp_path / "corpus")]) == 0
+    rows = read_jsonl(tmp_path / "corpus" / "sources" / "vqa-rad.jsonl")
+    refs = [ref for row in rows for ref in row["images"]]
+    assert len(refs) == 6 and all(ref.startswith("images/vqa-rad/") and ref.endswith(".jpg") for ref in refs)
+    files = sorted((tmp_path / "corpus" / "images" / "vqa-rad").iterdir())
+    published = {row["image"]["bytes"] for row in pq.read_table(next((vqa_rad / "data").glob("train-*"))).to_pylist()}
+    assert len(files) == len(set(refs)) == 3 and {f.read_bytes() for f in files} == published  # JPEG kept as is
+    mixture = build_mixture(MixtureSpec({"vqa-rad": 1.0}), tmp_path / "corpus")
+    assert load_image(mixture.samples[0]["images"][0]).size == (4, 4)

@@ -11,7 +11,8 @@ benchmarks:
   vqa-rad: /data/vqa_rad                                        # chapters 08-09 read its test split
 ```
 
-and writes ``OUT_DIR/sources/<name>.jsonl`` (images referenced by absolute path or inlined) and
+and writes ``OUT_DIR/sources/<name>.jsonl`` (images referenced by absolute path; images a
+dataset holds in memory, as parquet files do, written once to ``OUT_DIR/images/<name>/``) and
 ``OUT_DIR/manifest.json``; chapters 00-09 then take ``corpus_dir: OUT_DIR``. ``format`` is
 ``llava`` (LLaVA-Med, PubMedVision, Mammoth-VL, and the caption and interleaved sets once in
 LLaVA's layout) or the name of a benchmark that ships a training split (VQA-RAD, PathVQA, SLAKE,
@@ -25,6 +26,7 @@ source the paper profile's mixtures name. Chapter 00 explains the layout.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import re
 import sys
 from dataclasses import dataclass
@@ -33,7 +35,7 @@ from typing import Iterable
 
 import yaml
 
-from infimed_lib.common import ParameterError, atomic_write_json, atomic_write_jsonl, require_path
+from infimed_lib.common import ParameterError, atomic_write_bytes, atomic_write_json, atomic_write_jsonl, require_path
 from infimed_lib.data.benchmark_formats import SPLITS
 from infimed_lib.data.benchmarks import BENCHMARKS, load_benchmark
 from infimed_lib.data.loaders import FAMILIES, KINDS, benchmark_items_to_samples, iter_llava_json
@@ -111,6 +113,28 @@ def source_samples(spec: SourceSpec) -> Iterable[dict]:
     return benchmark_items_to_samples(items, spec.name, spec.family)
 
 
+def store_images(samples: Iterable[dict], out_dir: Path, source: str) -> Iterable[dict]:
+    """Write each sample's inlined (data URL) images once under ``images/<source>/``, named by
+    content hash, and refer to them by that corpus-relative path: a VQA set asks several
+    questions about one image, and inlining it per question would copy it into every record
+    (and into every mixture that draws them). The bytes are kept as they come (JPEG stays JPEG)."""
+    from infimed_lib.data.benchmarks import image_bytes
+
+    folder = out_dir / "images" / source
+    for sample in samples:
+        refs = []
+        for ref in sample.get("images", []):
+            if not str(ref).startswith("data:image/"):
+                refs.append(ref)
+                continue
+            data, suffix = image_bytes(ref)
+            name = f"{hashlib.sha256(data).hexdigest()[:24]}{suffix}"
+            if not (folder / name).exists():
+                atomic_write_bytes(folder / name, data)
+            refs.append(f"images/{source}/{name}")
+        yield dict(sample, images=refs)
+
+
 def import_corpus(specs: list[SourceSpec], out_dir: str | Path, benchmarks: dict[str, str] | None = None) -> Path:
     """Write the corpus layout for real sources; each source's file is written as a stream and
     replaced atomically, the manifest last. Chapter 00."""
@@ -124,7 +148,8 @@ def import_corpus(specs: list[SourceSpec], out_dir: str | Path, benchmarks: dict
                 counted["n"] += 1
                 yield sample
 
-        atomic_write_jsonl(out_dir / "sources" / f"{spec.name}.jsonl", counting(source_samples(spec)))
+        samples = store_images(source_samples(spec), out_dir, spec.name)
+        atomic_write_jsonl(out_dir / "sources" / f"{spec.name}.jsonl", counting(samples))
         manifest["sources"][spec.name] = {
             "family": spec.family, "kind": spec.kind, "num_samples": counted["n"],
             "domain": "medical" if spec.family.startswith("medical") else "general",

@@ -7,6 +7,7 @@ PathVQA, SLAKE, PMC-VQA) ship in the benchmark formats and pass through ``load_b
 from __future__ import annotations
 
 import base64
+import io
 import itertools
 import json
 from pathlib import Path
@@ -163,9 +164,15 @@ def _sample(id_: str, source: str, family: str, kind: str, images: list[str], tu
 
 
 def _image_ref(image: Any) -> str:
-    """Paths stay paths; in-memory images (parquet benchmarks) become PNG data URLs."""
+    """Paths stay paths; in-memory images (parquet benchmarks) become data URLs of their original
+    bytes when PIL still holds them (a JPEG stays JPEG), else of a PNG encoding."""
     if hasattr(image, "save") and hasattr(image, "size"):
-        return "data:image/png;base64," + base64.b64encode(image_bytes(image)[0]).decode("ascii")
+        source = getattr(image, "fp", None)
+        if image.format in ("JPEG", "PNG") and isinstance(source, io.BytesIO):
+            data, kind = source.getvalue(), image.format.lower()
+        else:
+            data, kind = image_bytes(image)[0], "png"
+        return f"data:image/{kind};base64," + base64.b64encode(data).decode("ascii")
     return str(image)
 
 
