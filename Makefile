@@ -6,12 +6,16 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PROFILE ?= tiny
 RUN_ARGS ?=
+# Where torch comes from: PyTorch's CPU wheels by default. A GPU machine passes a CUDA index and
+# optional extras, e.g. `make venv TORCH_INDEX=https://download.pytorch.org/whl/cu128 GPU_EXTRAS="flash deepspeed"`.
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+GPU_EXTRAS ?=
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: venv test notebooks book html bench clean distclean check-notebooks sync-notebooks check-book lab
+.PHONY: venv test notebooks book html bench clean distclean check-notebooks sync-notebooks check-book lab gpu-check paper-smoke
 
 venv: $(STAMP)
 
@@ -19,8 +23,9 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	@test -n "$(PYTHON)" || { echo "error: no python3.11 or python3 on PATH (set PYTHON=/path/to/python3.11)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c constraints.txt -r requirements.txt
+	$(PY) -m pip install -q --extra-index-url $(TORCH_INDEX) -c constraints.txt -r requirements.txt
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	$(if $(GPU_EXTRAS),$(PY) -m pip install -q --no-build-isolation -c constraints.txt -e ".[$(shell echo $(GPU_EXTRAS) | tr ' ' ',')]")
 	$(PY) -m ipykernel install --sys-prefix --name infimed --display-name "InfiMed (.venv)" >/dev/null
 	touch $(STAMP)
 
@@ -61,6 +66,16 @@ check-book: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_ffd.py
+
+# The day a GPU is lent: the 1.7B-shaped model (random weights) in bf16, one JSON report
+# (build/gpu_check.json, format in the README). Without a GPU it runs a tiny shape and says what it skipped.
+gpu-check: $(STAMP)
+	$(PY) benchmarks/gpu_check.py --out build/gpu_check.json
+
+# The paper profile end to end on CPU with format-exact stand-ins of the real folders (tests/paper_standins.py):
+# imports the sources, then runs chapters 00-09 with profiles/paper.yaml's code path; fails on any error.
+paper-smoke: $(STAMP)
+	$(PY) tools/paper_smoke.py --out build/paper_smoke
 
 clean:
 	rm -rf build book/_build book/chapters runs

@@ -11,7 +11,7 @@ import os
 import random
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 
 class ParameterError(ValueError):
@@ -22,8 +22,9 @@ class ParameterError(ValueError):
         super().__init__(f"parameter '{name}': {problem}")
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` via a temp file in the same folder, then rename.
+def atomic_write_bytes(path: str | os.PathLike, data: bytes | Iterable[bytes]) -> Path:
+    """Write ``data`` (bytes, or an iterable of byte chunks written as they come) to ``path``
+    via a temp file in the same folder, then rename.
 
     A reader never sees a half-written file, and an interrupted write leaves the old one.
     """
@@ -32,7 +33,8 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            for chunk in [data] if isinstance(data, (bytes, bytearray)) else data:
+                handle.write(chunk)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -71,8 +73,10 @@ def atomic_write_json(path: str | os.PathLike, value: Any) -> Path:
 
 
 def atomic_write_jsonl(path: str | os.PathLike, rows: Iterable[Any]) -> Path:
-    lines = [json.dumps(to_jsonable(r), sort_keys=True, ensure_ascii=False) for r in rows]
-    return atomic_write_text(path, "".join(line + "\n" for line in lines))
+    """One JSON object per line; ``rows`` may be a generator, written as it yields (a source of
+    millions of records never has to be in memory at once)."""
+    lines = ((json.dumps(to_jsonable(r), sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8") for r in rows)
+    return atomic_write_bytes(path, lines)
 
 
 def read_json(path: str | os.PathLike) -> Any:
@@ -80,18 +84,24 @@ def read_json(path: str | os.PathLike) -> Any:
         return json.load(handle)
 
 
-def read_jsonl(path: str | os.PathLike) -> list[Any]:
-    """Read a JSONL file; a malformed line raises ValueError naming file and line."""
-    rows = []
+def iter_jsonl(path: str | os.PathLike) -> Iterator[Any]:
+    """Yield the records of a JSONL file one at a time, so a corpus-scale source (Mammoth-VL has
+    about ten million records) never has to fit in memory; a malformed line raises ValueError
+    naming file and line. Chapter 00."""
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, 1):
             if not line.strip():
                 continue
             try:
-                rows.append(json.loads(line))
+                record = json.loads(line)
             except json.JSONDecodeError as error:
                 raise ValueError(f"{path}:{number}: not valid JSON ({error.msg})") from None
-    return rows
+            yield record
+
+
+def read_jsonl(path: str | os.PathLike) -> list[Any]:
+    """All records of a (small) JSONL file as a list; see `iter_jsonl` for large ones."""
+    return list(iter_jsonl(path))
 
 
 def write_config(config: Any, out_dir: str | os.PathLike, name: str = "config.json") -> Path:

@@ -315,7 +315,7 @@ def test_benchmark_items_become_single_turn_samples():
     assert gpt["value"] == "B" and pmc[0]["id"] == "pmc-vqa-train-0" and pmc[0]["kind"] == "vqa"
     assert Path(pmc[0]["images"][0]).is_file()
     rad = benchmark_items_to_samples(load_benchmark("vqa-rad", BENCH / "vqa-rad"), "vqa-rad-train")
-    assert rad[0]["images"][0].startswith("data:image/png;base64,")
+    assert rad[0]["images"][0].startswith("data:image/jpeg;base64,")  # the parquet's JPEG bytes, not re-encoded
     assert rad[0]["meta"]["question_type"] == "yes_no" and rad[0]["conversations"][1]["value"] == "yes"
     mmmu = benchmark_items_to_samples(load_benchmark("mmmu-med", BENCH / "mmmu-med"), "m")
     assert mmmu[1]["conversations"][0]["value"].count("<image>") == len(mmmu[1]["images"]) == 2

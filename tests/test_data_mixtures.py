@@ -53,3 +53,29 @@ def test_bad_specs_name_the_parameter(corpus):
         build_mixture(MixtureSpec({"nope": 1.0}), corpus)
     with pytest.raises(ParameterError, match="corpus_dir"):
         build_mixture(MixtureSpec({"a": 1.0}), corpus / "missing")
+
+
+def test_filtered_drops_refusals_by_their_text_without_a_refusal_flag(tmp_path):
+    """Real Mammoth-VL records have no meta.refusal: the reply's opening words must decide."""
+    replies = ["Sorry, I can't help with that.", "I’m sorry, but I cannot assist with that request.",
+               "I apologize, but I am unable to identify people in images.", "As an AI, I cannot do that.",
+               "Sorry for the wait: the answer is B.", "I cannot see a fracture; the bone is intact.",
+               "The chart peaks in 2019."]
+    rows = [{"id": f"m-{i}", "source": "mammoth-vl", "domain": "general", "images": [],
+             "conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": reply}], "meta": {}}
+            for i, reply in enumerate(replies)]
+    (tmp_path / "sources").mkdir()
+    (tmp_path / "sources" / "mammoth-vl.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    mixture = build_mixture(MixtureSpec({"mammoth-vl-filtered": 1.0}), tmp_path)
+    assert sorted(s["id"] for s in mixture.samples) == ["m-4", "m-5", "m-6"]
+    assert mixture.available == {"mammoth-vl-filtered": 3}
+    assert len(build_mixture(MixtureSpec({"mammoth-vl": 1.0}), tmp_path).samples) == 7
+
+
+def test_mixture_reads_sources_as_a_stream(corpus, monkeypatch):
+    """A source is never loaded whole: only the chosen records are kept."""
+    from infimed_lib.data import mixtures
+
+    monkeypatch.setattr(mixtures, "read_jsonl", lambda *a: pytest.fail("read a whole source"), raising=False)
+    mixture = build_mixture(MixtureSpec({"big-med-mini": 7}, seed=2), corpus)
+    assert mixture.counts == {"big-med-mini": 7} and len({s["id"] for s in mixture.samples}) == 7

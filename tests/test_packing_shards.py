@@ -190,3 +190,20 @@ def test_tokenizer_fingerprint_ignores_padding_state(corpus, tmp_path):
     save_tokenizer(tok, tmp_path / "tok")
     assert tokenizer_fingerprint(load_tokenizer(tmp_path / "tok")) == before
     assert tokenizer_fingerprint(train_tokenizer(["other words entirely"] * 30, vocab_size=300)) != before
+
+
+def test_jpeg_images_stay_jpeg_byte_for_byte(tmp_path):
+    """Real caption sets ship JPEG photographs; re-encoding them as PNG would bloat every shard."""
+    import base64
+
+    from infimed_lib.packing.shards import image_data_url
+
+    pixels = np.random.default_rng(0).integers(0, 255, (32, 32, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "photo.jpg", quality=85)
+    url = image_data_url(tmp_path / "photo.jpg")
+    assert url.startswith("data:image/jpeg;base64,")
+    assert base64.b64decode(url.split(",", 1)[1]) == (tmp_path / "photo.jpg").read_bytes()
+    assert load_image(url).size == (32, 32)
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8\xff" + b"garbage" * 10)
+    with pytest.raises(ValueError, match="broken.jpg.*not a valid JPEG"):
+        image_data_url(tmp_path / "broken.jpg")

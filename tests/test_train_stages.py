@@ -41,6 +41,15 @@ def test_launch_commands(tmp_path):
     assert "--nproc_per_node=2" in torchrun
     with pytest.raises(ParameterError, match="accelerate_config"):
         launch_command(tmp_path / "c.json", "cpt", "accelerate", "nope")
+    with pytest.raises(ParameterError, match="num_processes"):
+        launch_command(tmp_path / "c.json", "cpt", "accelerate", "ddp", num_processes=0)
+
+
+def test_one_process_overrides_the_config_files_count(tmp_path):
+    """ddp.yaml says num_processes: 8; a stage asking for 1 must not start 8."""
+    cmd = launch_command(tmp_path / "c.json", "sft1", "accelerate", "ddp", num_processes=1)
+    assert cmd[cmd.index("--num_processes") + 1] == "1"
+    assert cmd.index("--num_processes") < cmd.index("-m", 3)
     with pytest.raises(ParameterError, match="launcher"):
         launch_stage(stage_config("cpt", tmp_path), launcher="slurm")
 

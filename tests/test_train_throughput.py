@@ -42,3 +42,30 @@ def test_more_visual_tokens_make_longer_sequences(tmp_path, tok_model):
     assert (frame["mean_step_time_s"] > 0).all()
     with pytest.raises(ValueError, match="need batch_size"):
         compare_visual_tokens(model, tok, sft_samples(tmp_path, 1), visual_tokens=(4,), steps=2)
+
+
+def test_stage_measurement_runs_on_the_gpu_when_there_is_one(monkeypatch, tmp_path):
+    """Chapter 04's measurement must not time the model on the CPU while a GPU sits idle."""
+    from infimed_lib.train import stage_config
+    from infimed_lib.train import throughput_report as report
+
+    class Model:
+        def to(self, device):
+            self.device = torch.device(device)
+            return self
+
+    seen = {}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(report, "load_tokenizer", lambda path: "tokenizer")
+    monkeypatch.setattr(report, "load_model", lambda path, dtype=None: seen.setdefault("model", Model()))
+    monkeypatch.setattr(report, "read_manifest", lambda path: {"num_visual_tokens": 144, "capacity": 4096})
+    monkeypatch.setattr(report, "read_bins", lambda path, validate: iter([{"data": [{"images": ["a"]}] * 2}]))
+    monkeypatch.setattr(report, "compare_packed_padded", lambda model, *a, **k: seen.update(packed=(model, k)))
+    monkeypatch.setattr(report, "compare_visual_tokens", lambda model, *a, **k: seen.update(tokens=(model, k)))
+    report.measure_stage_throughput(stage_config("cpt", tmp_path))
+    assert seen["model"].device.type == "cuda"
+    assert seen["packed"][1]["autocast"] == torch.bfloat16 and seen["tokens"][1]["autocast"] == torch.bfloat16
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    seen.clear()
+    report.measure_stage_throughput(stage_config("cpt", tmp_path))
+    assert seen["model"].device.type == "cpu" and seen["packed"][1]["autocast"] is None

@@ -23,14 +23,15 @@ from infimed_lib.data.benchmarks import (
 
 # --- VQA-RAD and PathVQA: image / question / answer ----------------------------------------
 
-def _vqa_files(path: Path) -> list[Path]:
+def _vqa_files(path: Path, split: str) -> list[Path]:
     if path.is_file():
         return [path]
-    for pattern in ("data/test-*.parquet", "test-*.parquet", "test.json", "test.jsonl"):
+    for pattern in (f"data/{split}-*.parquet", f"{split}-*.parquet", f"{split}.json", f"{split}.jsonl"):
         found = sorted(path.glob(pattern))
         if found:
             return found
-    raise ValueError(f"{path}: no test split found (expected data/test-*.parquet, test.json or test.jsonl)")
+    raise ValueError(f"{path}: no {split} split found (expected data/{split}-*.parquet, {split}.json "
+                     f"or {split}.jsonl)")
 
 
 def _vqa_item(name: str, id_: str, question: Any, answer: Any, image: Any) -> BenchmarkItem:
@@ -39,22 +40,22 @@ def _vqa_item(name: str, id_: str, question: Any, answer: Any, image: Any) -> Be
                          question_type="yes_no" if is_yes_no(answer) else "open")
 
 
-def _read_vqa(name: str, path: Path, limit: int | None) -> list[BenchmarkItem]:
-    files = _vqa_files(path)
+def _read_vqa(name: str, path: Path, limit: int | None, split: str = "test") -> list[BenchmarkItem]:
+    files = _vqa_files(path, split)
     if files[0].suffix in (".json", ".jsonl"):
-        return _read_vqa_json(name, files[0], limit)
+        return _read_vqa_json(name, files[0], limit, split)
     items, seen = [], set()
     for index, (file, row) in enumerate(parquet_rows(files, limit)):
         require_fields(row, ("image", "question", "answer"), file, index)
         stem = Path(row["image"]["path"]).stem if row["image"].get("path") else ""
         # Several questions may share one image file; only the first keeps the bare name.
-        id_ = stem if stem and stem not in seen else (f"{stem}-{index}" if stem else f"test-{index:05d}")
+        id_ = stem if stem and stem not in seen else (f"{stem}-{index}" if stem else f"{split}-{index:05d}")
         seen.add(id_)
         items.append(_vqa_item(name, id_, row["question"], row["answer"], hf_image(row["image"], file, index)))
     return items
 
 
-def _read_vqa_json(name: str, file: Path, limit: int | None) -> list[BenchmarkItem]:
+def _read_vqa_json(name: str, file: Path, limit: int | None, split: str) -> list[BenchmarkItem]:
     records = read_jsonl(file) if file.suffix == ".jsonl" else json.loads(file.read_text(encoding="utf-8"))
     items = []
     for index, record in enumerate(records[:limit]):
@@ -62,7 +63,7 @@ def _read_vqa_json(name: str, file: Path, limit: int | None) -> list[BenchmarkIt
         require_fields(record, (key, "question", "answer"), file, index)
         candidates = [file.parent / record[key], file.parent / "images" / record[key]]
         image = next((c for c in candidates if c.is_file()), candidates[0])
-        id_ = str(record.get("qid", record.get("id", f"test-{index:05d}")))
+        id_ = str(record.get("qid", record.get("id", f"{split}-{index:05d}")))
         items.append(_vqa_item(name, id_, record["question"], record["answer"],
                                existing_image(image, file, index)))
     return items
@@ -77,10 +78,10 @@ def _write_vqa(items: list[BenchmarkItem], out_dir: Path) -> None:
 
 # --- SLAKE: test.json + imgs/ --------------------------------------------------------------
 
-def _read_slake(path: Path, limit: int | None) -> list[BenchmarkItem]:
-    file = path / "test.json" if path.is_dir() else path
+def _read_slake(path: Path, limit: int | None, split: str = "test") -> list[BenchmarkItem]:
+    file = path / f"{split}.json" if path.is_dir() else path
     if not file.is_file():
-        raise ValueError(f"{path}: SLAKE test.json not found")
+        raise ValueError(f"{path}: SLAKE {split}.json not found")
     items = []
     for index, record in enumerate(json.loads(file.read_text(encoding="utf-8"))[:limit]):
         require_fields(record, ("img_name", "question", "answer", "answer_type", "q_lang"), file, index)
@@ -130,10 +131,10 @@ def _gold_letter(value: str, options: dict[str, str], file: Path, where: Any) ->
     return matches[0]
 
 
-def _read_pmc(path: Path, limit: int | None) -> list[BenchmarkItem]:
-    file = path / "test_2.csv" if path.is_dir() else path
+def _read_pmc(path: Path, limit: int | None, split: str = "test") -> list[BenchmarkItem]:
+    file = path / f"{split}_2.csv" if path.is_dir() else path
     if not file.is_file():
-        raise ValueError(f"{path}: PMC-VQA test_2.csv not found")
+        raise ValueError(f"{path}: PMC-VQA {split}_2.csv not found")
     table = pd.read_csv(file, dtype=str, keep_default_na=False)
     id_column = next((c for c in ("index", "Unnamed: 0") if c in table.columns), None)
     answer_column = "Answer_label" if "Answer_label" in table.columns else "Answer"
@@ -342,5 +343,9 @@ def _write_mmmu(items: list[BenchmarkItem], out_dir: Path) -> None:
 
 READERS = {"mmmu-med": _read_mmmu, "vqa-rad": partial(_read_vqa, "vqa-rad"), "pathvqa": partial(_read_vqa, "pathvqa"),
            "slake": _read_slake, "pmc-vqa": _read_pmc, "omnimedvqa": _read_omni, "medxpertqa-mm": _read_medxpert}
+# Benchmarks whose published folder also holds a training split (the SFT sources of Table 4);
+# ``load_benchmark(..., split="train")`` reads it. SLAKE calls its third split "validate".
+SPLITS = {"vqa-rad": ("train", "test"), "pathvqa": ("train", "validation", "test"),
+          "slake": ("train", "validate", "test"), "pmc-vqa": ("train", "test")}
 WRITERS = {"mmmu-med": _write_mmmu, "vqa-rad": _write_vqa, "pathvqa": _write_vqa, "slake": _write_slake,
            "pmc-vqa": _write_pmc, "omnimedvqa": _write_omni, "medxpertqa-mm": _write_medxpert}

@@ -283,22 +283,29 @@ def write_benchmark(name: str, items: list[BenchmarkItem], out_dir: str | Path) 
     return out_dir
 
 
-def load_benchmark(name: str, path: str | Path, limit: int | None = None) -> list[BenchmarkItem]:
+def load_benchmark(name: str, path: str | Path, limit: int | None = None, split: str = "test") -> list[BenchmarkItem]:
     """Read benchmark ``name`` from its published files at ``path`` (Chapter 08).
 
     ``path`` is the benchmark's folder as downloaded (or as :func:`write_benchmark` made it), or
-    its main file. ``limit`` keeps the first items in file order. Malformed records raise
-    ValueError naming the file and the record.
+    its main file. ``limit`` keeps the first items in file order. ``split`` picks another split
+    of a folder that has one (``benchmark_formats.SPLITS``: VQA-RAD, PathVQA, SLAKE and PMC-VQA
+    ship their training data beside the test set). Malformed records raise ValueError naming
+    the file and the record.
     """
     from infimed_lib.data import benchmark_formats
 
     require_type("name", name, str)
     if name not in BENCHMARKS:
         raise ParameterError("name", f"{name!r} is not one of {list(BENCHMARKS)}")
+    if split != "test" and split not in benchmark_formats.SPLITS.get(name, ()):
+        raise ParameterError("split", f"{split!r}: {name} is read from its test split only"
+                             if name not in benchmark_formats.SPLITS else
+                             f"{split!r} is not one of {list(benchmark_formats.SPLITS[name])}")
     if limit is not None:
         require_type("limit", limit, int)
         if limit < 1:
             raise ParameterError("limit", f"must be a positive integer or None, got {limit}")
     path = require_path("path", path).absolute()
-    items = benchmark_formats.READERS[name](path, limit)
+    reader = benchmark_formats.READERS[name]
+    items = reader(path, limit, split) if name in benchmark_formats.SPLITS else reader(path, limit)
     return items[:limit] if limit is not None else items

@@ -7,11 +7,13 @@ PathVQA, SLAKE, PMC-VQA) ship in the benchmark formats and pass through ``load_b
 from __future__ import annotations
 
 import base64
+import io
+import itertools
 import json
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from infimed_lib.common import ParameterError, read_jsonl, require_choice, require_path, require_type
+from infimed_lib.common import ParameterError, iter_jsonl, require_choice, require_path, require_type
 from infimed_lib.data.benchmarks import BenchmarkItem, image_bytes
 
 FAMILIES: tuple[str, ...] = (
@@ -32,9 +34,11 @@ def _check_naming(source: Any, family: Any, kind: Any) -> None:
     require_choice("kind", kind, KINDS)
 
 
-def _read_records(path: Path) -> list:
+def _read_records(path: Path) -> Iterable:
+    """JSONL is streamed; a JSON list has to be parsed whole (convert a corpus-scale one to
+    JSONL first, e.g. ``jq -c '.[]' big.json > big.jsonl``)."""
     if path.suffix == ".jsonl":
-        return read_jsonl(path)
+        return iter_jsonl(path)
     try:
         records = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
@@ -98,6 +102,20 @@ def load_llava_json(
     limit: int | None = None,
     check_images: bool = True,
 ) -> list[dict]:
+    """`iter_llava_json` as a list (Chapter 01)."""
+    return list(iter_llava_json(path, image_root, source, family, kind, limit=limit, check_images=check_images))
+
+
+def iter_llava_json(
+    path: str | Path,
+    image_root: str | Path | None,
+    source: str,
+    family: str,
+    kind: str,
+    *,
+    limit: int | None = None,
+    check_images: bool = True,
+) -> Iterable[dict]:
     """Read a LLaVA-style JSON list or JSONL file into samples of the schema (Chapter 01).
 
     Each record needs ``conversations`` (turns from human/gpt); ``image`` may be one file name or
@@ -105,15 +123,21 @@ def load_llava_json(
     without images are text-only samples (Mammoth-VL has some). Images with no ``<image>`` marker
     in the text get ``"<image>\\n"`` prepended to the first turn. Record ids are kept; a missing
     id becomes ``<source>-<index>`` and a repeated one gets ``-<n>`` appended. Other record fields
-    go to ``meta``. Malformed records raise ValueError naming the file and the record.
+    go to ``meta``. Malformed records raise ValueError naming the file and the record. A JSONL
+    file is read and converted one record at a time (the arguments are checked at once).
     """
     file = require_path("path", path, "file")
     _check_naming(source, family, kind)
     root = (file.parent if image_root is None else require_path("image_root", image_root, "dir")).absolute()
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise ParameterError("limit", f"must be a positive integer or None, got {limit!r}")
-    samples, used = [], set()
-    for index, record in enumerate(_read_records(file)[:limit]):
+    return _llava_samples(file, root, source, family, kind, limit, check_images)
+
+
+def _llava_samples(file: Path, root: Path, source: str, family: str, kind: str, limit: int | None,
+                   check_images: bool) -> Iterable[dict]:
+    used = set()
+    for index, record in enumerate(itertools.islice(_read_records(file), limit)):
         label = record.get("id", index) if isinstance(record, dict) else index
         where = f"{file}: record {label}"
         if not isinstance(record, dict):
@@ -129,8 +153,7 @@ def load_llava_json(
         meta = {k: v for k, v in record.items() if k not in ("id", "image", "images", "conversations")}
         if sample_id != original:
             meta["original_id"] = original
-        samples.append(_sample(sample_id, source, family, kind, images, turns, meta))
-    return samples
+        yield _sample(sample_id, source, family, kind, images, turns, meta)
 
 
 def _sample(id_: str, source: str, family: str, kind: str, images: list[str], turns: list[dict],
@@ -141,9 +164,15 @@ def _sample(id_: str, source: str, family: str, kind: str, images: list[str], tu
 
 
 def _image_ref(image: Any) -> str:
-    """Paths stay paths; in-memory images (parquet benchmarks) become PNG data URLs."""
+    """Paths stay paths; in-memory images (parquet benchmarks) become data URLs of their original
+    bytes when PIL still holds them (a JPEG stays JPEG), else of a PNG encoding."""
     if hasattr(image, "save") and hasattr(image, "size"):
-        return "data:image/png;base64," + base64.b64encode(image_bytes(image)[0]).decode("ascii")
+        source = getattr(image, "fp", None)
+        if image.format in ("JPEG", "PNG") and isinstance(source, io.BytesIO):
+            data, kind = source.getvalue(), image.format.lower()
+        else:
+            data, kind = image_bytes(image)[0], "png"
+        return f"data:image/{kind};base64," + base64.b64encode(data).decode("ascii")
     return str(image)
 
 

@@ -200,12 +200,12 @@ def corpus_texts(samples: Iterable[dict]) -> Iterable[str]:
 
 def train_corpus_tokenizer(corpus_dir: str | Path, out_dir: str | Path, vocab_size: int = 2048) -> PreTrainedTokenizerFast:
     """Train our tokenizer on every source of a corpus folder, in file-name order. Chapter 00."""
-    from infimed_lib.common import read_jsonl
+    from infimed_lib.common import iter_jsonl
 
     paths = sorted(Path(corpus_dir).glob("sources/*.jsonl"))
     if not paths:
         raise FileNotFoundError(f"no sources/*.jsonl in {corpus_dir}")
-    texts = [text for path in paths for text in corpus_texts(read_jsonl(path))]
+    texts = (text for path in paths for text in corpus_texts(iter_jsonl(path)))
     return train_tokenizer(texts, vocab_size=vocab_size, out_dir=out_dir)
 
 

@@ -298,8 +298,17 @@ def load_scores(eval_dir: str | Path) -> dict:
 
 def benchmark_folders(benchmarks, corpus_dir: str | Path, benchmarks_dir: str | Path = "",
                       overrides: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Where each benchmark's files are: an override, else ``<benchmarks_dir>/<name>`` with
-    ``benchmarks_dir`` defaulting to the corpus's ``benchmarks/`` folder. Chapters 08-09."""
-    root = Path(benchmarks_dir or Path(corpus_dir) / "benchmarks")
+    """Where each benchmark's files are, first match wins: an override; ``<benchmarks_dir>/<name>``
+    when ``benchmarks_dir`` is given; the folder the corpus manifest records (an imported
+    corpus's ``benchmarks:`` section, or the miniature corpus's own, relative to the corpus);
+    else ``<corpus_dir>/benchmarks/<name>``. Chapters 08-09."""
     overrides = overrides or {}
-    return {name: str(overrides.get(name, root / name)) for name in benchmarks}
+    if benchmarks_dir:
+        recorded = {}
+    else:
+        manifest = Path(corpus_dir) / "manifest.json"
+        listed = read_json(manifest).get("benchmarks", {}) if manifest.is_file() else {}
+        recorded = {name: Path(corpus_dir) / entry["path"] for name, entry in listed.items()
+                    if isinstance(entry, dict) and entry.get("path")}  # an absolute path replaces the corpus
+    root = Path(benchmarks_dir or Path(corpus_dir) / "benchmarks")
+    return {name: str(overrides.get(name, recorded.get(name, root / name))) for name in benchmarks}

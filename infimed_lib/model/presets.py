@@ -30,6 +30,21 @@ TINY_TEXT = dict(hidden_size=160, intermediate_size=448, num_hidden_layers=4, nu
                  tie_word_embeddings=True)
 # Hidden sizes of the published checkpoints, to warn when a path points at another model.
 EXPECTED_WIDTHS = {"infimed-1.7b": (2048, 1152), "infimed-4b": (2560, 1152)}
+# The published checkpoints' shapes (config.json of Qwen3-1.7B/4B and siglip-so400m-patch14-384),
+# for building a random-weight model of the paper's size without the weights (make gpu-check):
+# build_model("tiny", vocab_size=..., text_config=..., vision_config=...).
+SIGLIP_SO400M = dict(image_size=384, patch_size=14, hidden_size=1152, intermediate_size=4304,
+                     num_hidden_layers=27, num_attention_heads=16, vision_use_head=False)
+PUBLISHED_SHAPES = {
+    "infimed-1.7b": {"vocab_size": 151936, "vision_config": SIGLIP_SO400M, "text_config": dict(
+        hidden_size=2048, intermediate_size=6144, num_hidden_layers=28, num_attention_heads=16,
+        num_key_value_heads=8, head_dim=128, max_position_embeddings=40960, rope_theta=1000000.0,
+        tie_word_embeddings=True)},
+    "infimed-4b": {"vocab_size": 151936, "vision_config": SIGLIP_SO400M, "text_config": dict(
+        hidden_size=2560, intermediate_size=9728, num_hidden_layers=36, num_attention_heads=32,
+        num_key_value_heads=8, head_dim=128, max_position_embeddings=40960, rope_theta=1000000.0,
+        tie_word_embeddings=True)},
+}
 # Ids our trained tokenizers give their special tokens (specials come first in the vocabulary).
 DEFAULT_SPECIAL_IDS = {"pad": 0, "eos": 2, "image": 3}
 
@@ -150,10 +165,19 @@ def _config(spec: ModelSpec, vision, text, ids: dict) -> InfiMedConfig:
         raise ParameterError(name, str(error)) from None
 
 
+class SiglipVisionTower(SiglipVisionModel):
+    """`SiglipVisionModel` read from a full ``SiglipModel`` checkpoint (siglip-so400m-patch14-384
+    ships both towers). Its text tower, contrastive logit scale and bias, and the pooling head
+    (we keep all patches) are expected leftovers: naming them here keeps `transformers` from
+    reporting hundreds of skipped keys, while any other missing or unexpected key is still
+    reported. Chapter 03."""
+
+    _keys_to_ignore_on_load_unexpected = [r"^text_model\.", r"^logit_(scale|bias)$", r"(^|\.)head\."]
+
+
 def _build_pretrained(spec: ModelSpec, tokenizer, ids: dict) -> InfiMedForConditionalGeneration:
     load = dict(local_files_only=True, dtype=DTYPES[spec.dtype], attn_implementation=spec.attn_implementation)
-    # The published SigLIP checkpoints include a pooling head we never use (we keep all patches).
-    vision = SiglipVisionModel.from_pretrained(str(spec.vision_path), vision_use_head=False, **load)
+    vision = SiglipVisionTower.from_pretrained(str(spec.vision_path), vision_use_head=False, **load)
     llm = Qwen3ForCausalLM.from_pretrained(str(spec.llm_path), **load)
     expected_text, expected_vision = EXPECTED_WIDTHS[spec.preset]
     if (llm.config.hidden_size, vision.config.hidden_size) != (expected_text, expected_vision):
@@ -163,5 +187,9 @@ def _build_pretrained(spec: ModelSpec, tokenizer, ids: dict) -> InfiMedForCondit
     if tokenizer is not None and len(tokenizer) > llm.get_input_embeddings().num_embeddings:
         llm.resize_token_embeddings(len(tokenizer))
     config = _config(spec, vision.config, llm.config, ids)
-    return InfiMedForConditionalGeneration(config, vision_tower=vision, language_model=llm)
+    model = InfiMedForConditionalGeneration(config, vision_tower=vision, language_model=llm)
+    # The composite config's sub-configs replace the towers' own; without this they would carry
+    # no attention implementation (the packed-attention code reads it).
+    model.set_attn_implementation(spec.attn_implementation)
+    return model
 

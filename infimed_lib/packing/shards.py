@@ -2,8 +2,8 @@
 chapter 04 trains on them.
 
 Each bin is one JSON line ``{"data": [sample, ...], "lengths": [int, ...]}`` (paper section 3.3,
-step 3): ``data`` holds schema samples with every image inlined as a ``data:image/png;base64``
-URL, ``lengths[i]`` the multimodal length of ``data[i]``. Bins are grouped into
+step 3): ``data`` holds schema samples with every image inlined as a base64 data URL (PNG and
+JPEG files byte for byte, other formats as PNG), ``lengths[i]`` the multimodal length of ``data[i]``. Bins are grouped into
 ``shard-00000.jsonl``, ``shard-00001.jsonl``, ... and ``manifest.json`` records the capacity,
 the visual tokens per image, the template, a fingerprint of the tokenizer, the counts, and a
 sha256 per shard. Every file is written atomically, the manifest last, so a reader never sees a
@@ -32,6 +32,7 @@ MANIFEST = "manifest.json"
 FORMAT = "infimed-packed-shards/1"
 _DATA_URL = "data:"
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_JPEG_SIGNATURE = b"\xff\xd8\xff"
 
 
 def tokenizer_fingerprint(tokenizer: PreTrainedTokenizerBase) -> str:
@@ -50,25 +51,27 @@ def tokenizer_fingerprint(tokenizer: PreTrainedTokenizerBase) -> str:
 
 
 def image_data_url(path: str | os.PathLike) -> str:
-    """``data:image/png;base64,...`` of an image file (Chapter 02).
+    """``data:image/png;base64,...`` or ``data:image/jpeg;base64,...`` of an image file (Chapter 02).
 
-    A PNG file is inlined byte for byte after PIL has checked its structure: decoding and
-    re-encoding every image would cost forty times as long and give the same pixels. Other
-    formats are converted to PNG.
+    PNG and JPEG files are inlined byte for byte once PIL has parsed them: decoding
+    and re-encoding every image would cost forty times as long, and a JPEG photograph re-encoded
+    as PNG (as the real caption sets' images are) grows several-fold. Other formats are
+    converted to PNG.
     """
     path = Path(path)
     try:
         raw = path.read_bytes()
     except OSError as error:
         raise ValueError(f"image {str(path)!r}: cannot be read ({error.strerror})") from None
-    if not raw.startswith(_PNG_SIGNATURE):
+    kind = "png" if raw.startswith(_PNG_SIGNATURE) else "jpeg" if raw.startswith(_JPEG_SIGNATURE) else None
+    if kind is None:
         return image_to_data_url(path)
     try:
         with Image.open(io.BytesIO(raw)) as image:
             image.verify()
     except (UnidentifiedImageError, OSError, SyntaxError) as error:
-        raise ValueError(f"image {str(path)!r}: not a valid PNG ({error})") from None
-    return "data:image/png;base64," + base64.b64encode(raw).decode("ascii")
+        raise ValueError(f"image {str(path)!r}: not a valid {kind.upper()} ({error})") from None
+    return f"data:image/{kind};base64," + base64.b64encode(raw).decode("ascii")
 
 
 def inline_images(sample: dict, image_root: str | os.PathLike | None = None) -> dict:

@@ -7,30 +7,45 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from infimed_lib.common import read_json, read_jsonl
+from infimed_lib.common import ParameterError, iter_jsonl, read_json
 
 GALLERY_MODALITIES = ["CT", "MRI", "X-ray", "histopathology", "dermoscopy", "MR", "US", "CR", "DX"]
 
 
 def corpus_summary(corpus_dir: str | Path) -> pd.DataFrame:
-    """One row per source: family, kind, samples, images, and its injected defect rate."""
+    """One row per source: family, kind, samples, images, and its injected defect rate.
+
+    Sources are streamed, so a corpus of real datasets is counted in constant memory."""
     corpus_dir = Path(corpus_dir)
     manifest = read_json(corpus_dir / "manifest.json")
     rows = []
     for name, info in sorted(manifest["sources"].items()):
-        samples = read_jsonl(corpus_dir / "sources" / f"{name}.jsonl")
+        samples = images = 0
+        for sample in iter_jsonl(corpus_dir / "sources" / f"{name}.jsonl"):
+            samples += 1
+            images += len(sample.get("images", []))
         rows.append({"source": name, "family": info.get("family"), "kind": info.get("kind"),
-                     "samples": len(samples), "images": sum(len(s.get("images", [])) for s in samples),
+                     "samples": samples, "images": images,
                      "injected defect rate": info.get("defect_rate", 0.0)})
     return pd.DataFrame(rows).sort_values(["family", "source"]).reset_index(drop=True)
 
 
-def first_sample(corpus_dir: str | Path, source: str) -> dict:
-    """The first sample of a source that has an image (for worked examples)."""
-    for sample in read_jsonl(Path(corpus_dir) / "sources" / f"{source}.jsonl"):
-        if sample.get("images"):
-            return sample
-    raise ValueError(f"source {source!r} has no sample with an image")
+def first_sample(corpus_dir: str | Path, source: str = "") -> dict:
+    """The first sample with an image of ``source`` (for chapter 00's worked example).
+
+    ``source=""`` takes the corpus's first medical VQA source (manifest order) that has one, then
+    any source with an image, so the example works on the miniature and on an imported corpus.
+    """
+    corpus_dir = Path(corpus_dir)
+    sources = read_json(corpus_dir / "manifest.json")["sources"]
+    if source and source not in sources:
+        raise ParameterError("example_source", f"{source!r} is not a source of {corpus_dir} (known: {sorted(sources)})")
+    medical_vqa = [n for n, i in sources.items() if i.get("kind") == "vqa" and i.get("domain") == "medical"]
+    for name in [source] if source else [*medical_vqa, *(n for n in sources if n not in medical_vqa)]:
+        for sample in iter_jsonl(corpus_dir / "sources" / f"{name}.jsonl"):
+            if sample.get("images"):
+                return sample
+    raise ValueError(f"{source or corpus_dir!s} has no sample with an image")
 
 
 def _gallery_picks(corpus_dir: Path) -> list[tuple[str, dict]]:
@@ -39,7 +54,7 @@ def _gallery_picks(corpus_dir: Path) -> list[tuple[str, dict]]:
     clean = [name for name, info in sorted(sources.items()) if (info.get("defect_rate") or 0) <= 0.1]
     picks: dict[str, dict] = {}
     for name in clean:
-        for sample in read_jsonl(corpus_dir / "sources" / f"{name}.jsonl"):
+        for sample in iter_jsonl(corpus_dir / "sources" / f"{name}.jsonl"):
             modality = sample.get("meta", {}).get("modality")
             if modality and modality not in picks and sample.get("images") and sample["domain"] == "medical":
                 picks[modality] = sample

@@ -11,6 +11,8 @@ import re
 import shutil
 from pathlib import Path
 
+import torch
+
 from infimed_lib.common import atomic_write_json, read_json
 from infimed_lib.train.modeling import save_companions
 
@@ -80,22 +82,43 @@ def clear_checkpoints(accelerator, output_dir: str | Path) -> None:
     accelerator.wait_for_everyone()
 
 
-def save_final_model(accelerator, model, tokenizer, output_dir: str | Path) -> Path:
+def save_final_model(accelerator, model, tokenizer, output_dir: str | Path,
+                     dtype: torch.dtype = torch.float32) -> Path:
     """Write the trained model (with its tokenizer and image processor) with ``save_pretrained`` to
     ``<output_dir>/checkpoint/``, through a temporary folder and a rename. Chapters 04-07.
 
     ``accelerator.get_state_dict`` gathers FSDP / DeepSpeed ZeRO-3 shards into one state dict.
+    ``dtype`` is the dtype written: the one the stage's starting checkpoint was stored in (the
+    float32 master weights are cast on the way out, as a bf16 release is), so a bf16 chain of
+    stages stays half the size on disk.
     """
     target = Path(output_dir) / "checkpoint"
     temporary = Path(output_dir) / ".checkpoint.tmp"
     state_dict = accelerator.get_state_dict(model)
     if accelerator.is_main_process:
         shutil.rmtree(temporary, ignore_errors=True)
-        accelerator.unwrap_model(model).save_pretrained(
-            str(temporary), state_dict=state_dict, save_function=accelerator.save)
-        save_companions(accelerator.unwrap_model(model), tokenizer, temporary)
+        unwrapped = accelerator.unwrap_model(model)
+        if dtype != torch.float32:
+            state_dict = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state_dict.items()}
+        unwrapped.save_pretrained(str(temporary), state_dict=state_dict, save_function=accelerator.save)
+        if dtype != torch.float32:  # save_pretrained names the in-memory (float32) dtype
+            _write_config_dtype(unwrapped.config, temporary, dtype)
+        save_companions(unwrapped, tokenizer, temporary)
         if target.exists():
             shutil.rmtree(target)
         temporary.rename(target)
     accelerator.wait_for_everyone()
     return target
+
+
+def _write_config_dtype(config, folder: Path, dtype: torch.dtype) -> None:
+    """Rewrite ``config.json`` with ``dtype`` (and the sub-configs'), leaving ``config`` as it was."""
+    configs = [config, *(getattr(config, key) for key in getattr(config, "sub_configs", {}) if getattr(config, key, None))]
+    before = [c.dtype for c in configs]
+    try:
+        for sub in configs:
+            sub.dtype = str(dtype).removeprefix("torch.")
+        config.save_pretrained(folder)
+    finally:
+        for sub, value in zip(configs, before):
+            sub.dtype = value

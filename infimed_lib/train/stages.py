@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from infimed_lib.common import ParameterError, atomic_write_jsonl, require_choice, write_config
+from infimed_lib.common import ParameterError, atomic_write_jsonl, require_choice, require_type, write_config
 from infimed_lib.data.mixtures import Mixture, MixtureSpec, build_mixture
 from infimed_lib.train.config import TrainConfig
 from infimed_lib.train.trainer import StageResult, load_result, run_stage
@@ -40,7 +40,13 @@ def prepare_mixture(config: TrainConfig, mixture: dict, corpus_dir: str, keep_li
 
 def launch_command(config_path: Path, stage: str, launcher: str, accelerate_config: str = "",
                    num_processes: int = 1) -> list[str]:
-    """The command line that runs one stage as its own job."""
+    """The command line that runs one stage as its own job.
+
+    ``--num_processes`` is always given: an accelerate config file names its own count (the
+    shipped ``ddp.yaml`` says 8), and the stage's ``num_processes`` must win over it, 1 included.
+    """
+    if require_type("num_processes", num_processes, int) < 1:
+        raise ParameterError("num_processes", f"must be >= 1, got {num_processes}")
     module = ["-m", "infimed_lib.train", "--stage", stage, "--config", str(config_path), "--resume"]
     if launcher == "torchrun":
         return [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={num_processes}", *module]
@@ -51,8 +57,7 @@ def launch_command(config_path: Path, stage: str, launcher: str, accelerate_conf
         if not path.exists():
             raise ParameterError("accelerate_config", f"no such file or shipped config: {accelerate_config}")
         command += ["--config_file", str(path)]
-    if num_processes > 1:
-        command += ["--num_processes", str(num_processes)]
+    command += ["--num_processes", str(num_processes)]
     return [*command, *module]
 
 

@@ -22,8 +22,10 @@ from infimed_lib.train.modeling import pixel_function
 from infimed_lib.train.steps import to_device, token_loss_sum
 
 
-def _time_steps(model, batches: Sequence[Batch], to_pixels, image_root=None, warmup: int = 1) -> list[float]:
-    """Seconds per training step on each batch, after ``warmup`` untimed steps on the first."""
+def _time_steps(model, batches: Sequence[Batch], to_pixels, image_root=None, warmup: int = 1,
+                autocast: torch.dtype | None = None) -> list[float]:
+    """Seconds per training step on each batch, after ``warmup`` untimed steps on the first;
+    ``autocast`` is the arithmetic dtype (bf16 on a GPU, as the stages train), None for none."""
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
     device = next(model.parameters()).device
     model.train()
@@ -33,7 +35,8 @@ def _time_steps(model, batches: Sequence[Batch], to_pixels, image_root=None, war
             torch.cuda.synchronize(device)
         began = time.perf_counter()
         pixels = load_batch_images(batch, image_root, to_pixels)
-        outputs = model(**to_device(batch.model_inputs(pixels), device))
+        with torch.autocast(device.type, dtype=autocast or torch.bfloat16, enabled=autocast is not None):
+            outputs = model(**to_device(batch.model_inputs(pixels), device))
         loss = token_loss_sum(outputs.logits, batch.labels) / max(batch.label_tokens, 1)
         loss.backward()
         optimizer.step()
@@ -58,7 +61,7 @@ def _row(setting: dict, batches: Sequence[Batch], times: list[float], **extra) -
 
 def compare_packed_padded(model, tokenizer, bins: Sequence[dict], *, num_visual_tokens: int,
                           capacity: int, rows_per_batch: int = 1, seed: int = 0, to_pixels=None,
-                          image_root=None) -> pd.DataFrame:
+                          image_root=None, autocast: torch.dtype | None = None) -> pd.DataFrame:
     """Non-pad tokens/s of the same samples trained packed and padded. Chapter 04.
 
     Packed: the bins as rows of ``capacity`` tokens, ``rows_per_batch`` rows per step (the
@@ -84,15 +87,15 @@ def compare_packed_padded(model, tokenizer, bins: Sequence[dict], *, num_visual_
         trial = copy.deepcopy(model)
         if hasattr(trial, "set_num_visual_tokens"):
             trial.set_num_visual_tokens(num_visual_tokens)
-        rows.append(_row({"mode": mode}, batches, _time_steps(trial, batches, to_pixels, image_root),
-                         samples=len(samples)))
+        rows.append(_row({"mode": mode}, batches, _time_steps(trial, batches, to_pixels, image_root,
+                                                              autocast=autocast), samples=len(samples)))
     return pd.DataFrame(rows)
 
 
 def compare_visual_tokens(model, tokenizer, samples: Sequence[dict], *,
                           visual_tokens: Sequence[int] = (144, 729), batch_size: int = 2,
                           steps: int = 3, template: str = "chat", max_length: int = 4096,
-                          to_pixels=None, image_root=None) -> pd.DataFrame:
+                          to_pixels=None, image_root=None, autocast: torch.dtype | None = None) -> pd.DataFrame:
     """Step time of the same samples at each visual-token count (144 vs 729). Chapter 04.
 
     Each count re-encodes the samples (more placeholders per image, so longer sequences) and
@@ -109,7 +112,7 @@ def compare_visual_tokens(model, tokenizer, samples: Sequence[dict], *,
                    for i in range(0, needed, batch_size)]
         trial = copy.deepcopy(model)
         trial.set_num_visual_tokens(count)
-        times = _time_steps(trial, batches, to_pixels, image_root)
+        times = _time_steps(trial, batches, to_pixels, image_root, autocast=autocast)
         rows.append(_row({"num_visual_tokens": count}, batches, times,
                          mean_sequence_length=sum(b.input_ids.shape[1] for b in batches) / len(batches)))
     return pd.DataFrame(rows)

@@ -181,7 +181,7 @@ def run_stage(config: TrainConfig, model=None, tokenizer=None, *, resume: bool =
     if not completed:
         return StageResult(out, None, out / METRICS_FILE, {}, completed=False)
     restore_inference_settings(accelerator.unwrap_model(model), settings)
-    final = ckpt.save_final_model(accelerator, model, tokenizer, out)
+    final = ckpt.save_final_model(accelerator, model, tokenizer, out, settings["storage_dtype"])
     summary = {}
     if accelerator.is_main_process:
         summary = summarize(load_metrics(out / METRICS_FILE),
