@@ -127,7 +127,7 @@ def problems(nb, name: str) -> list[str]:
         unknown = sorted(_used_names(tree) - known - _bound_names(tree))
         if unknown:
             found.append(f"{where} uses {', '.join(unknown)}, which neither the parameters and setup cells nor "
-                         "the exercises define (read it from the run folder instead)")
+                         "the exercises define (import it in the solution, or read the value from the run folder)")
         known |= _bound_names(tree)
     count = sum(is_solution(cell) for cell in nb.cells)
     if not MIN_EXERCISES <= count <= MAX_EXERCISES:
