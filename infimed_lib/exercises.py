@@ -20,6 +20,7 @@ import builtins
 import copy
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 SOLUTION_TAG = "solution"
 FOLD_TAG = "hide-cell"  # myst-nb folds input and output behind a "Show the solution" toggle
@@ -157,3 +158,16 @@ def clear_outputs(nb):
         cell.metadata.pop("papermill", None)
     nb.metadata.pop("papermill", None)
     return nb
+
+
+def write_without_solutions(notebook: str | Path, folder: str | Path) -> Path:
+    """Copy ``notebook`` into ``folder`` without its solution cells; the runner executes this copy for a
+    profile with ``exercises: false`` (the solutions' expected outcomes are stated for the tiny scale)."""
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    nb.cells = [cell for cell in nb.cells if not is_solution(cell)]
+    target = Path(folder) / Path(notebook).name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, target)
+    return target
