@@ -139,6 +139,9 @@ def chapter_section(stem: str, nb, executed, notes: Mapping[str, Any], timings: 
     lines = [f"## {title}", "", f"Student notebook: `notebooks/{stem}.ipynb`.", "", "**Learning goals**", ""]
     lines += [f"- {goal}" for goal in chapter.get("goals") or ["not written yet (infimed_lib/resources/workshop.yaml)"]]
     lines += ["", "**Run time on 2 cores**", ""] + _times(stem, timings, notes.get("measured") or {})
+    spent = [c.metadata.get("papermill", {}).get("duration") for c in (executed.cells if executed else []) if is_solution(c)]
+    if spent and all(isinstance(s, (int, float)) for s in spent):
+        lines += [f"- of that, the exercises' solutions in the instructor's build: {format_duration(sum(spent))}"]
     io = chapter_io.get(stem) or {}
     for key, label in (("reads", "Reads"), ("writes", "Writes")):
         entries = io.get(key) or []
@@ -240,10 +243,16 @@ def _write_kit(staging: Path, chapters, profile, resolved, values, chapter_io, n
     sections = []
     for path in chapters:
         nb = nbformat.read(path, as_version=4)
-        runs = [Path(executed_dir) / name / path.name for name in ("tiny", profile.name)]
-        executed = next((nbformat.read(p, as_version=4) for p in runs if p.exists()), None)
+        runs = [nbformat.read(p, as_version=4) for p in (Path(executed_dir) / n / path.name for n in ("tiny", profile.name))
+                if p.exists()]
+        executed = next((run for run in runs if any(is_solution(cell) for cell in run.cells)), None)
         nbformat.write(student_notebook(nb, resolved[path.stem]), staging / "notebooks" / path.name)
-        sections.append(chapter_section(path.stem, nb, executed, notes, timings, values[path.stem], chapter_io))
+        section = chapter_section(path.stem, nb, executed, notes, timings, values[path.stem], chapter_io)
+        if resolved[path.stem].get("output_dir"):  # a training chapter that writes a continuation
+            section = section.replace("\n**Exercises", f"\nUnder the {profile.name} profile this chapter's stage writes into "
+                                      f"`{resolved[path.stem]['output_dir']}/` instead, leaving the prepared stage as "
+                                      "it is.\n\n**Exercises", 1)
+        sections.append(section)
     atomic_write_text(staging / GUIDE, guide_text(sections, profile.name, str(run_dir)))
     _copy_run(run_dir, staging / run_dir, link)
 
