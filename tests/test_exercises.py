@@ -115,6 +115,21 @@ def test_a_profile_without_exercises_runs_copies_without_solution_cells(tmp_path
         load_profile(profile)
 
 
+def test_the_runner_executes_solutions_unless_the_profile_turns_exercises_off(tmp_path, capsys):
+    nb = chapter(new_markdown_cell("### Exercise 1: a wrong claim\n\nPredict the folder."),
+                 solution('# Expected: a failing claim.\nassert str(rows) == "elsewhere", "the claim"'))
+    (tmp_path / "notebooks").mkdir()
+    nbformat.write(nb, tmp_path / "notebooks" / "02_packing.ipynb")
+    arguments = ["run", "--notebooks", str(tmp_path / "notebooks"), "--output", str(tmp_path / "build"), "--kernel", "python3"]
+    for name, switch in (("with", "true"), ("without", "false")):
+        (tmp_path / f"{name}.yaml").write_text(f"name: {name}\nexercises: {switch}\nparameters: {{run_dir: {tmp_path / 'run'}}}\n")
+    assert runner.main([*arguments, "--profile", str(tmp_path / "with.yaml")]) == 2
+    assert "AssertionError: the claim" in capsys.readouterr().err  # make book fails on a claim that does not hold
+    assert runner.main([*arguments, "--profile", str(tmp_path / "without.yaml")]) == 0
+    executed = read(tmp_path / "build" / "without" / "02_packing.ipynb")
+    assert not any(is_solution(c) for c in executed.cells) and "### Exercise 1" in executed.cells[-1].source
+
+
 def _finished_run() -> Path:
     run = os.environ.get(RUN_ENV, "")
     if not run:
