@@ -15,7 +15,8 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: venv test notebooks book html bench clean distclean check-notebooks sync-notebooks check-book lab gpu-check paper-smoke
+.PHONY: venv test notebooks book html bench clean distclean check-notebooks sync-notebooks check-book lab \
+	gpu-check paper-smoke test-exercises workshop
 
 venv: $(STAMP)
 
@@ -33,7 +34,17 @@ test: $(STAMP) check-notebooks
 	$(PY) -m pytest -q
 
 # Conventions of the committed chapters, and each .ipynb in step with its MyST Markdown twin; writes nothing.
-check-notebooks: $(STAMP)
+check-# Every chapter's exercise solutions against the finished run of `make book` (slow: each chapter's
+# parameters and setup cells, then its solutions; they write only under runs/<profile>/exercises/).
+test-exercises: $(STAMP)
+	INFIMED_EXERCISE_RUN=runs/$(PROFILE) $(PY) -m pytest -q -m slow tests/test_exercises.py
+
+# The workshop kit in build/workshop/: student notebooks (no solutions, no outputs), the instructor
+# guide, and a copy of the finished run of `make book` (runs/tiny), so a class can start anywhere.
+workshop: $(STAMP)
+	$(PY) -m infimed_lib.workshop --profile profiles/workshop.yaml --out build/workshop
+
+notebooks: $(STAMP)
 	$(PY) -m infimed_lib.runner check-sources notebooks
 
 # Brings each pair back in step: cells come from whichever of the two files was saved last. A new

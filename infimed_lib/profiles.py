@@ -2,6 +2,8 @@
 
 A profile has ``parameters`` given to every notebook that declares them and ``notebooks``, a
 mapping from notebook stem to its own overrides. Command-line ``--set`` overrides come last.
+``exercises: false`` runs the chapters without their exercises' solution cells (their expected
+outcomes are stated for the miniature scale; ``infimed_lib.exercises``).
 Chapter 00 describes the profiles; this module checks them before any notebook runs, so a typo
 or a wrong type stops the run at once with one message naming the parameter.
 """
@@ -25,6 +27,7 @@ class Profile:
     parameters: dict[str, Any] = field(default_factory=dict)
     notebooks: dict[str, dict[str, Any]] = field(default_factory=dict)
     command_line: dict[str, Any] = field(default_factory=dict)
+    exercises: bool = True
 
     def for_notebook(self, stem: str) -> dict[str, Any]:
         """Profile parameters, then the notebook's own, then command-line ``--set`` (last wins)."""
@@ -34,8 +37,13 @@ class Profile:
         return merged
 
 
-def load_profile(path: str | Path) -> Profile:
-    """Read and shape-check a profile file; unknown file or bad layout -> ParameterError."""
+def load_profile(path: str | Path, _seen: tuple[Path, ...] = ()) -> Profile:
+    """Read and shape-check a profile file; unknown file or bad layout -> ParameterError.
+
+    ``extends: tiny`` starts from ``tiny.yaml`` beside it: its parameters, then its per-notebook
+    overrides merged notebook by notebook, then this file's (the workshop profile is the tiny one
+    with a few chapters shortened).
+    """
     path = Path(path)
     if not path.exists():
         folder = path.parent if path.parent.exists() else Path("profiles")
@@ -45,7 +53,7 @@ def load_profile(path: str | Path) -> Profile:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as error:
         raise ParameterError("profile", f"{path} is not valid YAML: {error}") from None
-    unknown = set(data) - {"name", "description", "parameters", "notebooks"}
+    unknown = set(data) - {"name", "description", "parameters", "notebooks", "exercises", "extends"}
     if unknown:
         raise ParameterError("profile", f"{path}: unknown top-level keys {sorted(unknown)}")
     notebooks = data.get("notebooks") or {}
@@ -54,8 +62,19 @@ def load_profile(path: str | Path) -> Profile:
     for stem, overrides in notebooks.items():
         if not isinstance(overrides or {}, dict):
             raise ParameterError(f"notebooks.{stem}", "must be a mapping of parameter -> value")
-    return Profile(data.get("name", path.stem), path, data.get("parameters") or {},
-                   {stem: overrides or {} for stem, overrides in notebooks.items()})
+    exercises = data.get("exercises", True)
+    if not isinstance(exercises, bool):
+        raise ParameterError("profile", f"{path}: 'exercises' must be true or false, got {exercises!r}")
+    parameters, per_notebook = data.get("parameters") or {}, {stem: overrides or {} for stem, overrides in notebooks.items()}
+    if data.get("extends"):
+        base_path = path.parent / f"{data['extends']}.yaml"
+        if base_path.resolve() in _seen or base_path.resolve() == path.resolve():
+            raise ParameterError("extends", f"{path}: profiles extend each other in a circle")
+        base = load_profile(base_path, (*_seen, path.resolve()))
+        parameters = {**base.parameters, **parameters}
+        per_notebook = {stem: {**base.notebooks.get(stem, {}), **per_notebook.get(stem, {})}
+                        for stem in {**base.notebooks, **per_notebook}}
+    return Profile(data.get("name", path.stem), path, parameters, per_notebook, exercises=exercises)
 
 
 def parse_override(text: str) -> tuple[str | None, str, Any]:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from infimed_lib.chapter_box import TIMINGS_FILE, add_boxes, load_timings
 from infimed_lib.common import ParameterError, atomic_write_json, file_sha256
+from infimed_lib.exercises import write_without_solutions
 from infimed_lib.notebook_pairs import pair_problems
 from infimed_lib.profiles import apply_overrides, load_profile, resolve
 
@@ -90,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
     timings = {}
     for notebook in selected:
         print(f"[{profile.name}] {notebook.name} ...", flush=True)
-        seconds = execute(notebook, out_dir / notebook.name, resolved[notebook.stem], Path.cwd(), kernel)
+        source = notebook if profile.exercises else write_without_solutions(notebook, out_dir / "sources")
+        seconds = execute(source, out_dir / notebook.name, resolved[notebook.stem], Path.cwd(), kernel)
         timings[notebook.stem] = round(seconds, 1)
         print(f"[{profile.name}] {notebook.name} done in {seconds:.1f} s", flush=True)
     # A partial run (--only, --start) keeps the other chapters' times: the book prints them all.
