@@ -1,0 +1,79 @@
+"""Held-out accuracy before and after RL, with bootstrap intervals. Chapter 10.
+
+Answers are generated greedily with the evaluation's own batched generation (``eval.generate``)
+and scored with its rules (``eval.score_item``), on the reasoning prompts RL trains with (or on
+the direct prompts chapter 08 uses). Intervals are ``eval.uncertainty``'s stratified percentile
+bootstrap, the questions resampled within each source family, so that the accuracy is the macro
+average over the families, as chapter 08's closed-question accuracy is over benchmarks; a
+difference between two models is a paired bootstrap over the same questions.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from infimed_lib.common import ParameterError, atomic_write_jsonl, read_jsonl
+from infimed_lib.eval.generate import build_prompts, cpu_threads, iter_answers
+from infimed_lib.eval.scoring import score_item
+from infimed_lib.eval.uncertainty import macro_interval, margin_interval
+from infimed_lib.rl.rewards import format_reward
+
+QUESTION_TYPES = ("multiple_choice", "yes_no", "closed", "open")
+
+
+def predict(checkpoint: str | Path, tokenizer_dir: str | Path, tasks: Sequence, out_path: str | Path, *,
+            reasoning: bool = True, max_new_tokens: int = 48, batch_size: int = 32, num_threads: int = 1,
+            desc: str = "answering") -> list[dict]:
+    """Greedy answers of a checkpoint to ``tasks``, scored; written to ``out_path`` as JSONL (Chapter 10).
+
+    Each record is ``eval.score_item``'s, plus ``format`` (the committed-answer layout) and
+    ``answer_tokens``.
+    """
+    from infimed_lib.data.tokenizer import load_tokenizer
+    from infimed_lib.model import load_model
+
+    model, tokenizer = load_model(checkpoint).eval(), load_tokenizer(tokenizer_dir)
+    prompts = build_prompts(tasks, tokenizer, model.config.num_visual_tokens, reasoning)
+    budget = {qtype: max_new_tokens for qtype in QUESTION_TYPES}
+    records = [None] * len(tasks)
+    with cpu_threads(num_threads):
+        for prompt, answer in iter_answers(model, tokenizer, prompts, batch_size=batch_size, max_new_tokens=budget,
+                                           desc=desc):
+            record = score_item(tasks[prompt.index], answer)
+            record.update(format=format_reward(answer), answer_tokens=len(tokenizer.encode(answer)))
+            records[prompt.index] = record
+    atomic_write_jsonl(out_path, records)
+    return records
+
+
+def verdicts(records: Sequence[dict]) -> dict[str, dict[str, bool]]:
+    """``{benchmark family: {question id: correct}}`` for ``eval.uncertainty``."""
+    found: dict[str, dict[str, bool]] = {}
+    for record in records:
+        found.setdefault(record["benchmark"], {})[str(record["id"])] = bool(record["correct"])
+    return found
+
+
+def accuracy_table(predictions: Mapping[str, str | Path | Sequence[dict]], baseline: str, seed: int = 0,
+                   n_resamples: int = 2000) -> pd.DataFrame:
+    """Per model: macro accuracy (%) with its 95% interval, and its difference from ``baseline`` (Chapter 10).
+
+    ``predictions``: model name -> records or a predictions JSONL file (``predict``). Columns:
+    ``accuracy, low, high, format (%), answer tokens, vs <baseline>, vs low, vs high``.
+    """
+    loaded = {name: read_jsonl(p) if isinstance(p, (str, Path)) else list(p) for name, p in predictions.items()}
+    if baseline not in loaded:
+        raise ParameterError("baseline", f"{baseline!r} is not one of {list(loaded)}")
+    base = verdicts(loaded[baseline])
+    rows = []
+    for name, records in loaded.items():
+        mine = verdicts(records)
+        level = macro_interval(mine, n_resamples=n_resamples, seed=seed)
+        margin = margin_interval(mine, base, n_resamples=n_resamples, seed=seed)
+        rows.append({"model": name, "accuracy": level.estimate, "low": level.low, "high": level.high,
+                     "format (%)": 100.0 * sum(r["format"] for r in records) / len(records),
+                     "answer tokens": sum(r["answer_tokens"] for r in records) / len(records),
+                     f"vs {baseline}": margin.estimate, "vs low": margin.low, "vs high": margin.high})
+    return pd.DataFrame(rows).set_index("model")
