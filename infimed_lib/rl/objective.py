@@ -29,7 +29,9 @@ def group_advantages(rewards: torch.Tensor, group_size: int, eps: float = 1e-6) 
         raise ParameterError("group_size", f"{rewards.numel()} rewards do not split into groups of {group_size} (>= 2)")
     grouped = rewards.view(-1, group_size)
     centred = grouped - grouped.mean(dim=1, keepdim=True)
-    return (centred / (grouped.std(dim=1, keepdim=True) + eps)).view(-1)
+    spread = grouped.std(dim=1, keepdim=True)
+    # A flat group is exactly 0 whatever eps is (0 / 0 would be nan with eps = 0).
+    return torch.where(spread > 0, centred / (spread + eps), torch.zeros_like(centred)).view(-1)
 
 
 def kl_k3(logp: torch.Tensor, ref_logp: torch.Tensor) -> torch.Tensor:
