@@ -25,16 +25,16 @@ QUESTION_TYPES = ("multiple_choice", "yes_no", "closed", "open")
 
 def predict(checkpoint: str | Path, tokenizer_dir: str | Path, tasks: Sequence, out_path: str | Path, *,
             reasoning: bool = True, max_new_tokens: int = 48, batch_size: int = 32, num_threads: int = 1,
-            desc: str = "answering") -> list[dict]:
+            device: str = "auto", desc: str = "answering") -> list[dict]:
     """Greedy answers of a checkpoint to ``tasks``, scored; written to ``out_path`` as JSONL (Chapter 10).
 
-    Each record is ``eval.score_item``'s, plus ``format`` (the committed-answer layout) and
-    ``answer_tokens``.
+    Each record is ``eval.score_item``'s, plus the ``question``, ``format`` (the committed-answer
+    layout) and ``answer_tokens``. The model runs where chapter 08's does (``eval.load_for_eval``:
+    cuda when available, in bfloat16 there).
     """
-    from infimed_lib.data.tokenizer import load_tokenizer
-    from infimed_lib.model import load_model
+    from infimed_lib.eval.run import load_for_eval
 
-    model, tokenizer = load_model(checkpoint).eval(), load_tokenizer(tokenizer_dir)
+    model, tokenizer = load_for_eval(checkpoint, tokenizer_dir, device=device)
     prompts = build_prompts(tasks, tokenizer, model.config.num_visual_tokens, reasoning)
     budget = {qtype: max_new_tokens for qtype in QUESTION_TYPES}
     records = [None] * len(tasks)
@@ -42,7 +42,8 @@ def predict(checkpoint: str | Path, tokenizer_dir: str | Path, tasks: Sequence, 
         for prompt, answer in iter_answers(model, tokenizer, prompts, batch_size=batch_size, max_new_tokens=budget,
                                            desc=desc):
             record = score_item(tasks[prompt.index], answer)
-            record.update(format=format_reward(answer), answer_tokens=len(tokenizer.encode(answer)))
+            record.update(question=tasks[prompt.index].question, format=format_reward(answer),
+                          answer_tokens=len(tokenizer.encode(answer)))
             records[prompt.index] = record
     atomic_write_jsonl(out_path, records)
     return records

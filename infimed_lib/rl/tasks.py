@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from infimed_lib.common import ParameterError, atomic_write_jsonl, read_jsonl, require_path
-from infimed_lib.data.benchmarks import BenchmarkItem
+from infimed_lib.data.benchmarks import BENCHMARKS, BenchmarkItem
 from infimed_lib.data.mixtures import load_keep_list
 
 CLOSED_TYPES = ("multiple_choice", "yes_no", "closed")
@@ -44,22 +44,29 @@ def _strip_instruction(lines: list[str]) -> list[str]:
 
 
 def _gold_letter(answer: str, options: dict[str, str]) -> str | None:
-    """The letter of the option the corpus answer names (by its text), or None."""
+    """The gold letter: the answer itself when it is a letter (real training splits), else the
+    letter of the one option whose text it names (the miniature answers with the text), or None."""
     from infimed_lib.eval.metrics import normalize_answer
 
+    if answer.strip() in options:
+        return answer.strip()
     match = _MMMU_SENTENCE.match(answer.strip())
     text = normalize_answer(match.group(1) if match else answer)
     letters = [k for k, v in options.items() if normalize_answer(v) == text]
     return letters[0] if len(letters) == 1 else None
 
 
-def sample_to_task(sample: dict, benchmark: str) -> BenchmarkItem | None:
+def sample_to_task(sample: dict, benchmark: str | None = None) -> BenchmarkItem | None:
     """The closed question of one corpus VQA sample, or None when it is not one (Chapter 10).
 
-    None for open questions, samples without exactly one image, multiple choice whose answer
-    names no single option, and yes/no whose answer is not yes or no: defects of the corpus
-    (chapter 01) that a reward could not check.
+    ``benchmark``: the benchmark whose rules score it; None takes ``meta.benchmark`` (imported
+    training splits carry it). None for open questions, samples without exactly one image,
+    multiple choice whose answer names no single option, and yes/no whose answer is not yes or
+    no: defects of the corpus (chapter 01) that a reward could not check.
     """
+    benchmark = benchmark or (sample.get("meta") or {}).get("benchmark")
+    if benchmark not in BENCHMARKS:
+        return None
     qtype = (sample.get("meta") or {}).get("question_type")
     turns = sample.get("conversations") or []
     if qtype not in CLOSED_TYPES or len(sample.get("images") or []) != 1 or len(turns) < 2:
@@ -87,17 +94,14 @@ def corpus_tasks(corpus_dir: str | Path, sources: Sequence[str] = tuple(MIRRORS)
                  per_source: int | None = None, seed: int = 0) -> list[BenchmarkItem]:
     """Closed questions of the corpus's VQA sources (training split), a seeded sample of each (Chapter 10).
 
-    ``keep_list`` (curation's keep-list) skips sources that curation dropped; ``per_source``
+    ``sources``: the miniature's four VQA sources by default; imported real training splits
+    (``data.importer``) work too, their samples naming their benchmark in ``meta``. ``keep_list`` (curation's keep-list) skips sources that curation dropped; ``per_source``
     caps each source at that many questions, taken in a seeded random order (only those lines
     are parsed, so a few hundred questions cost no more than reading the file once). Image
     paths stay relative to ``corpus_dir``, the trainer's ``image_root``.
     """
     from infimed_lib.train.data import JsonlRecords
 
-    unknown = [s for s in sources if s not in MIRRORS]
-    if unknown:
-        raise ParameterError("rl_sources", f"{unknown[0]!r} is not a VQA source with closed questions "
-                             f"(known: {sorted(MIRRORS)})")
     keep = load_keep_list(keep_list) if keep_list and Path(keep_list).exists() else None
     folder = require_path("corpus_dir", corpus_dir, "dir")
     rng = np.random.default_rng(seed)
@@ -108,7 +112,7 @@ def corpus_tasks(corpus_dir: str | Path, sources: Sequence[str] = tuple(MIRRORS)
         records = JsonlRecords([require_path("rl_sources", folder / "sources" / f"{source}.jsonl", "file")])
         found = []
         for index in rng.permutation(len(records)):
-            task = sample_to_task(records[int(index)], MIRRORS[source])
+            task = sample_to_task(records[int(index)], MIRRORS.get(source))
             if task is not None:
                 found.append(task)
             if per_source is not None and len(found) == per_source:
@@ -133,6 +137,10 @@ def drawn_tasks(per_source: int, seed: int, stream: int, sources: Sequence[str] 
     from infimed_lib.data.corpus_sources import build_sources
 
     specs = {spec.name: (index, spec) for index, spec in enumerate(build_sources())}
+    unknown = [s for s in sources if s not in MIRRORS]
+    if unknown:
+        raise ParameterError("rl_sources", f"{unknown[0]!r}: only the miniature's VQA sources can be drawn "
+                             f"anew ({sorted(MIRRORS)}); real data takes its held-out questions from the corpus")
     tasks = []
     for source in sources:
         index, spec = specs[source]
