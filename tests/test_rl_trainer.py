@@ -105,3 +105,15 @@ def test_resume_refuses_a_changed_config(tmp_path, inputs):
 def test_bad_settings_are_refused_with_their_name(tmp_path, inputs, field, value, message):
     with pytest.raises(ParameterError, match=message):
         make_config(tmp_path, inputs, **{field: value})
+
+
+def test_vllm_sampling_asks_for_vllm_by_name():
+    from infimed_lib.rl.vllm_rollout import require_vllm
+
+    try:
+        import vllm  # noqa: F401
+    except ImportError:
+        with pytest.raises(ParameterError, match="rollout_engine"):
+            require_vllm()
+    else:
+        pytest.skip("vllm is installed here")

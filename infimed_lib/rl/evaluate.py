@@ -78,3 +78,19 @@ def accuracy_table(predictions: Mapping[str, str | Path | Sequence[dict]], basel
                      "answer tokens": sum(r["answer_tokens"] for r in records) / len(records),
                      f"vs {baseline}": margin.estimate, "vs low": margin.low, "vs high": margin.high})
     return pd.DataFrame(rows).set_index("model")
+
+
+def chance_accuracy(tasks: Sequence) -> float:
+    """Macro accuracy (%) of a uniform guess among each question's alternatives (Chapter 10).
+
+    Yes/no and the corpus's closed questions have two alternatives (yes or no; the two the
+    question names), multiple choice one per option: a model below or at this line has learned
+    nothing the question does not already tell.
+    """
+    by_family: dict[str, list[float]] = {}
+    for task in tasks:
+        alternatives = len(task.options) if task.question_type == "multiple_choice" else 2
+        by_family.setdefault(task.benchmark, []).append(1.0 / alternatives)
+    if not by_family:
+        raise ParameterError("tasks", "no tasks to compute a chance level for")
+    return 100.0 * sum(sum(v) / len(v) for v in by_family.values()) / len(by_family)

@@ -53,10 +53,14 @@ def plot_training(frames: Mapping[str, pd.DataFrame], window: int = 3):
     return fig
 
 
-def plot_accuracy(table: pd.DataFrame, title: str = "Held-out closed questions"):
-    """Macro accuracy of each model with its 95% bootstrap interval (``rl.evaluate.accuracy_table``)."""
+def plot_accuracy(table: pd.DataFrame, chance: float | None = None, title: str = "Held-out closed questions"):
+    """Macro accuracy of each model with its 95% bootstrap interval (``rl.evaluate.accuracy_table``),
+    and the chance level as a dashed line."""
     fig, ax = plt.subplots(figsize=(7, 0.5 * len(table) + 1.2))
     rows = list(range(len(table)))[::-1]
+    if chance is not None:
+        ax.axvline(chance, color="gray", linestyle="--", linewidth=1, label=f"chance ({chance:.1f})")
+        ax.legend(fontsize=8, loc="lower right")
     ax.errorbar(table["accuracy"], rows, xerr=[table["accuracy"] - table["low"], table["high"] - table["accuracy"]],
                 fmt="o", color="#1f77b4", capsize=4)
     for y, (accuracy, low, high) in zip(rows, table[["accuracy", "low", "high"]].itertuples(index=False)):
@@ -121,3 +125,12 @@ def noise_reading(low: float, high: float) -> str:
     if high < 0:
         return "a loss: the whole interval lies below zero"
     return "within the noise: the interval includes zero"
+
+
+def chance_reading(low: float, high: float, chance: float) -> str:
+    """Where an accuracy's 95% interval lies against the chance level (Chapter 10)."""
+    if low > chance:
+        return "above chance"
+    if high < chance:
+        return "below chance: it often commits to no answer the rules can read"
+    return "at chance: its interval includes the chance level"

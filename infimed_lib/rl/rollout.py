@@ -69,20 +69,10 @@ def answer_mask(tokens: torch.Tensor, stops: Sequence[int]) -> torch.Tensor:
     return before_stop
 
 
-@torch.no_grad()
-def sample_groups(model, tokenizer, items: Sequence, task_indices: Sequence[int], *, group_size: int,
-                  max_new_tokens: int, temperature: float = 1.0, top_p: float = 1.0, image_root=None) -> Rollout:
-    """``group_size`` sampled answers to each item's reasoning prompt, in one ``generate`` call (Chapter 10)."""
-    from infimed_lib.eval.generate import _decode
-
-    visual = model.config.num_visual_tokens
-    prompts = [encode_prompt(tokenizer, build_prompt(item, reasoning=True), visual) for item in items]
+def _generate(model, tokenizer, prompt_ids, prompt_mask, row_features, stops, *, max_new_tokens: int,
+              temperature: float, top_p: float) -> torch.Tensor:
+    """Sampled answer tokens ``(rows, width)`` from `transformers`' ``generate`` with a KV cache."""
     device = next(model.parameters()).device
-    features = [_features(model, item, image_root, device) for item in items]
-    rows = [i for i in range(len(items)) for _ in range(group_size)]
-    prompt_ids, prompt_mask = left_pad([prompts[i] for i in rows], tokenizer.pad_token_id)
-    row_features = [features[i] for i in rows]
-    stops = stop_token_ids(tokenizer)
     present = [f for f in row_features if f is not None]
     was_training = model.training
     model.eval()
@@ -92,7 +82,42 @@ def sample_groups(model, tokenizer, items: Sequence, task_indices: Sequence[int]
         top_p=top_p, top_k=0, max_new_tokens=max_new_tokens, use_cache=True, eos_token_id=stops,
         pad_token_id=tokenizer.pad_token_id, suppress_tokens=[model.config.image_token_id])
     model.train(was_training)
-    answers = output[:, prompt_ids.shape[1]:].cpu()
+    return output[:, prompt_ids.shape[1]:].cpu()
+
+
+def _generate_with(engine, model, prompts, features, group_size: int, pad_id: int, stops, **sampling) -> torch.Tensor:
+    """Sampled answer tokens from a vLLM engine (``rl.vllm_rollout``), fed our prompt embeddings."""
+    device = next(model.parameters()).device
+    embeddings = [model.embed(torch.tensor([ids], device=device), None, feature)[0]
+                  for ids, feature in zip(prompts, features)]
+    answers = engine.sample(embeddings, group_size, stops=stops, **sampling)
+    width = max(1, max(len(a) for a in answers))
+    return torch.tensor([a + [pad_id] * (width - len(a)) for a in answers], dtype=torch.long)
+
+
+@torch.no_grad()
+def sample_groups(model, tokenizer, items: Sequence, task_indices: Sequence[int], *, group_size: int,
+                  max_new_tokens: int, temperature: float = 1.0, top_p: float = 1.0, image_root=None,
+                  engine=None) -> Rollout:
+    """``group_size`` sampled answers to each item's reasoning prompt, all in one batch (Chapter 10).
+
+    ``engine``: a ``rl.vllm_rollout.VLLMSampler`` to sample with instead of ``generate``.
+    """
+    from infimed_lib.eval.generate import _decode
+
+    visual = model.config.num_visual_tokens
+    prompts = [encode_prompt(tokenizer, build_prompt(item, reasoning=True), visual) for item in items]
+    features = [_features(model, item, image_root, next(model.parameters()).device) for item in items]
+    rows = [i for i in range(len(items)) for _ in range(group_size)]
+    prompt_ids, prompt_mask = left_pad([prompts[i] for i in rows], tokenizer.pad_token_id)
+    row_features = [features[i] for i in rows]
+    stops = stop_token_ids(tokenizer)
+    sampling = dict(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p)
+    if engine is None:
+        answers = _generate(model, tokenizer, prompt_ids, prompt_mask, row_features, stops, **sampling)
+    else:
+        answers = _generate_with(engine, model, prompts, features, group_size, tokenizer.pad_token_id, stops,
+                                 **sampling)
     mask = answer_mask(answers, stops)
     lengths = (mask & ~torch.isin(answers, torch.as_tensor(stops, dtype=answers.dtype))).sum(-1)
     answers = torch.where(mask, answers, torch.full_like(answers, tokenizer.pad_token_id))

@@ -135,7 +135,12 @@ def run_grpo(config: RLConfig, *, resume: bool = False, stop_after_steps: int | 
     state = _start(accelerator, config, resume, log)
     if accelerator.is_main_process:
         write_config(config, out)
-    context = StepContext(config, accelerator, policy, reference, optimizer, scheduler, tokenizer, tasks)
+    engine = None
+    if config.rollout_engine == "vllm":
+        from infimed_lib.rl.vllm_rollout import VLLMSampler
+
+        engine = VLLMSampler(accelerator.unwrap_model(policy), tokenizer, out, config.seed + accelerator.process_index)
+    context = StepContext(config, accelerator, policy, reference, optimizer, scheduler, tokenizer, tasks, engine)
     if not _loop(context, log, int(state["step"]), float(state["elapsed_s"]), stop_after_steps):
         return RLResult(out, None, out / METRICS_FILE, {}, completed=False)
     restore_inference_settings(accelerator.unwrap_model(policy), settings)

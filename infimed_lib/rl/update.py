@@ -31,6 +31,7 @@ class StepContext:
     scheduler: object
     tokenizer: object
     tasks: list
+    engine: object = None  # a vLLM sampler (rl.vllm_rollout), or None for generate
 
 
 @torch.no_grad()
@@ -104,7 +105,7 @@ def grpo_step(context: StepContext, indices: list[int]) -> dict:
     items = [context.tasks[i] for i in indices]
     rollout = roll.sample_groups(policy, context.tokenizer, items, indices, group_size=config.group_size,
                                  max_new_tokens=config.max_new_tokens, temperature=config.temperature,
-                                 top_p=config.top_p, image_root=config.image_root)
+                                 top_p=config.top_p, image_root=config.image_root, engine=context.engine)
     scored = rewards([context.tasks[i] for i in rollout.task_indices], rollout.texts, config.format_weight)
     reward = torch.tensor([s["reward"] for s in scored], dtype=torch.float32)
     advantages = group_advantages(reward, config.group_size)
@@ -119,6 +120,8 @@ def grpo_step(context: StepContext, indices: list[int]) -> dict:
             fresh = epoch == 0 and update == 0
             for key, value in _update(context, rollout, rows, advantages, old_logp, ref_logp, fresh).items():
                 totals[key] += value
+    if context.engine is not None:
+        context.engine.sync(policy)
     flat = (reward.view(-1, config.group_size).std(dim=1) == 0).float()
     local = torch.tensor([reward.sum(), sum(s["correct"] for s in scored), sum(s["format"] for s in scored),
                           float(rollout.answer_lengths.sum()), len(scored), float(flat.sum()), len(flat),
