@@ -5,7 +5,7 @@ import pytest
 from infimed_lib.data.benchmarks import BenchmarkItem
 from infimed_lib.rl.evaluate import accuracy_table, chance_accuracy
 from infimed_lib.rl.pipeline import split_per_source
-from infimed_lib.rl.report import answer_examples, chance_reading, noise_reading, paper_rl_gain, paper_rl_table, \
+from infimed_lib.rl.report import answer_concentration, answer_examples, chance_reading, noise_reading, paper_rl_gain, paper_rl_table, \
     rl_effects
 
 
@@ -45,11 +45,19 @@ def test_readings_against_noise_and_chance():
     assert chance_reading(20.0, 30.0, 43.75).startswith("below chance")
 
 
-def test_answer_examples_show_questions_where_the_models_disagree():
-    first, second = _records([True, True, False, False]), _records([True, False, True, False])
+def test_answer_examples_show_questions_where_the_models_disagree_family_by_family():
+    first = _records([True, True, False, False]) + _records([True, False], benchmark="pmc-vqa")
+    second = _records([True, False, True, False]) + _records([False, False], benchmark="pmc-vqa")
     table = answer_examples({"SFT": first, "RL": second}, count=5)
-    assert table["question"].tolist() == ["question 1", "question 2"]
+    assert table["question"].tolist() == ["question 1", "question 0", "question 2"]  # vqa-rad, pmc-vqa, vqa-rad
     assert table["RL"].tolist()[0].startswith("✗") and table["SFT"].tolist()[0].startswith("✓")
+
+
+def test_answer_concentration_on_yes_no_questions():
+    records = [{"question_type": "yes_no", "extracted": e} for e in ("no", "no", "no", "yes")]
+    records.append({"question_type": "multiple_choice", "extracted": "A"})
+    assert answer_concentration(records) == ("no", 0.75)
+    assert answer_concentration([{"question_type": "yes_no", "extracted": None}]) == ("(none)", 1.0)
 
 
 def test_real_data_keeps_its_held_out_questions_out_of_rl():

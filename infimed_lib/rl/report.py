@@ -74,11 +74,19 @@ def plot_accuracy(table: pd.DataFrame, chance: float | None = None, title: str =
 
 
 def answer_examples(predictions: Mapping[str, Sequence[dict]], count: int = 6, width: int = 70) -> pd.DataFrame:
-    """The first ``count`` held-out questions where the models' verdicts differ, with each model's answer
-    (✓ correct, ✗ wrong), so that the table shows what changed (Chapter 10)."""
+    """Held-out questions where the models' verdicts differ, taken from each question family in
+    turn, with each model's answer (✓ correct, ✗ wrong): the table shows what changed (Chapter 10)."""
     names = list(predictions)
     first = predictions[names[0]]
-    chosen = [i for i in range(len(first)) if len({predictions[n][i]["correct"] for n in names}) > 1][:count]
+    by_family: dict[str, list[int]] = {}
+    for i, record in enumerate(first):
+        if len({predictions[n][i]["correct"] for n in names}) > 1:
+            by_family.setdefault(record["benchmark"], []).append(i)
+    chosen = []
+    while len(chosen) < count and any(by_family.values()):
+        for family in list(by_family):
+            if by_family[family] and len(chosen) < count:
+                chosen.append(by_family[family].pop(0))
     rows = []
     for index in chosen:
         row = {"question": str(first[index].get("question", ""))[:width], "gold": first[index]["gold"]}
@@ -87,6 +95,18 @@ def answer_examples(predictions: Mapping[str, Sequence[dict]], count: int = 6, w
             row[name] = ("✓ " if record["correct"] else "✗ ") + record["response"][:width]
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def answer_concentration(records: Sequence[dict]) -> tuple[str | None, float]:
+    """The most common answer a model commits to on yes/no questions, and its share (Chapter 10).
+
+    Half the gold answers are yes and half no, so a share near 1 means the answer ignores the image.
+    """
+    said = pd.Series([r["extracted"] for r in records if r["question_type"] == "yes_no"], dtype=object)
+    if said.empty:
+        return None, 0.0
+    counts = said.fillna("(none)").value_counts()
+    return str(counts.index[0]), float(counts.iloc[0] / len(said))
 
 
 def set_overview(sets: Mapping[str, Sequence]) -> pd.DataFrame:
@@ -134,3 +154,12 @@ def chance_reading(low: float, high: float, chance: float) -> str:
     if high < chance:
         return "below chance: it often commits to no answer the rules can read"
     return "at chance: its interval includes the chance level"
+
+
+def concentration_reading(share: float) -> str:
+    """How to read the share of a model's yes/no answers that are its most common one (Chapter 10)."""
+    if share >= 0.8:
+        return "nearly always the same answer, whatever the image"
+    if share >= 0.65:
+        return "leaning strongly towards one answer"
+    return "spread over both answers"
