@@ -5,7 +5,7 @@ import pytest
 from infimed_lib.data.benchmarks import BenchmarkItem
 from infimed_lib.rl.evaluate import accuracy_table, chance_accuracy
 from infimed_lib.rl.pipeline import split_per_source
-from infimed_lib.rl.report import answer_concentration, answer_examples, chance_reading, noise_reading, paper_rl_gain, paper_rl_table, \
+from infimed_lib.rl.report import yes_no_elsewhere, yes_no_share, answer_concentration, answer_examples, chance_reading, noise_reading, paper_rl_gain, paper_rl_table, \
     rl_effects
 
 
@@ -74,3 +74,19 @@ def test_paper_numbers_match_their_averages():
     assert len(benchmarks) == 7
     assert table[benchmarks].mean(axis=1).round(2).tolist() == table["Avg."].tolist()
     assert paper_rl_gain() == pytest.approx(59.18 - 57.02)
+
+
+def test_yes_no_answers_to_questions_that_are_not_yes_no():
+    records = [{"question_type": "multiple_choice", "gold": "A", "response": "The lesion is MRI. \\boxed{no}"},
+               {"question_type": "multiple_choice", "gold": "B", "response": "\\boxed{MRI}"},
+               {"question_type": "closed", "gold": "left", "response": "Yes."},
+               {"question_type": "closed", "gold": "是", "response": "no"},  # a yes/no question in Chinese
+               {"question_type": "yes_no", "gold": "no", "response": "no"}]
+    assert yes_no_elsewhere(records) == pytest.approx(2 / 3)
+
+
+def test_yes_no_share_counts_chinese_yes_no_golds():
+    tasks = [BenchmarkItem("slake", "a", "q", answer="是", question_type="closed"),
+             BenchmarkItem("slake", "b", "q", answer="left", question_type="closed"),
+             BenchmarkItem("vqa-rad", "c", "q", answer="no", question_type="yes_no")]
+    assert yes_no_share(tasks) == pytest.approx(2 / 3)

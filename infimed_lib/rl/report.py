@@ -163,3 +163,25 @@ def concentration_reading(share: float) -> str:
     if share >= 0.65:
         return "leaning strongly towards one answer"
     return "spread over both answers"
+
+
+def yes_no_elsewhere(records: Sequence[dict]) -> float:
+    """Share of the questions that are *not* yes/no questions (multiple choice, two named
+    alternatives) which a model answers with a plain yes or no: an answer that fits no option,
+    learned from the many yes/no questions it was rewarded on (Chapter 10)."""
+    from infimed_lib.eval.extract import parse_response
+    from infimed_lib.eval.metrics import normalize_answer
+    from infimed_lib.eval.scoring import gold_yes_no
+
+    others = [r for r in records if r["question_type"] != "yes_no" and gold_yes_no(str(r["gold"])) is None]
+    if not others:
+        return 0.0
+    said = [normalize_answer(parse_response(r["response"])) in ("yes", "no") for r in others]
+    return sum(said) / len(others)
+
+
+def yes_no_share(tasks: Sequence) -> float:
+    """Share of tasks whose gold answer is yes or no (是/否 included) (Chapter 10)."""
+    from infimed_lib.eval.scoring import gold_yes_no
+
+    return sum(gold_yes_no(str(t.answer)) is not None for t in tasks) / max(len(tasks), 1)
