@@ -5,7 +5,7 @@ import pytest
 from infimed_lib.data.benchmarks import BenchmarkItem
 from infimed_lib.rl.evaluate import accuracy_table, chance_accuracy
 from infimed_lib.rl.pipeline import split_per_source
-from infimed_lib.rl.report import yes_no_elsewhere, yes_no_share, answer_concentration, answer_examples, chance_reading, noise_reading, paper_rl_gain, paper_rl_table, \
+from infimed_lib.rl.report import unanswered, yes_no_elsewhere, yes_no_share, answer_concentration, answer_examples, chance_reading, noise_reading, paper_rl_gain, paper_rl_table, \
     rl_effects
 
 
@@ -51,6 +51,11 @@ def test_answer_examples_show_questions_where_the_models_disagree_family_by_fami
     table = answer_examples({"SFT": first, "RL": second}, count=5)
     assert table["question"].tolist() == ["question 1", "question 0", "question 2"]  # vqa-rad, pmc-vqa, vqa-rad
     assert table["RL"].tolist()[0].startswith("✗") and table["SFT"].tolist()[0].startswith("✓")
+
+
+def test_unanswered_share():
+    assert unanswered([{"verdict": "unanswered"}, {"verdict": "correct"}, {"verdict": "incorrect"},
+                       {"verdict": "unanswered"}]) == 0.5
 
 
 def test_answer_concentration_on_yes_no_questions():

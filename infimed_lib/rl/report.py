@@ -185,3 +185,8 @@ def yes_no_share(tasks: Sequence) -> float:
     from infimed_lib.eval.scoring import gold_yes_no
 
     return sum(gold_yes_no(str(t.answer)) is not None for t in tasks) / max(len(tasks), 1)
+
+
+def unanswered(records: Sequence[dict]) -> float:
+    """Share of answers that commit to nothing the evaluation's rules can read (Chapter 10)."""
+    return sum(r["verdict"] == "unanswered" for r in records) / max(len(records), 1)
