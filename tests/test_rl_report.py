@@ -5,8 +5,9 @@ import pytest
 from infimed_lib.data.benchmarks import BenchmarkItem
 from infimed_lib.rl.evaluate import accuracy_table, chance_accuracy
 from infimed_lib.rl.pipeline import split_per_source
-from infimed_lib.rl.report import unanswered, yes_no_elsewhere, yes_no_share, answer_concentration, answer_examples, chance_reading, noise_reading, paper_rl_gain, paper_rl_table, \
-    rl_effects
+from infimed_lib.rl.report import (answer_concentration, answer_examples, chance_reading, noise_reading,
+                                   paper_rl_gain, paper_rl_table, rl_effects, unanswered, yes_no_elsewhere,
+                                   yes_no_share)
 
 
 def _records(correct_flags, benchmark="vqa-rad"):

@@ -37,9 +37,10 @@ def inputs(tmp_path_factory):
                               {"from": "gpt", "value": "yes" if (i // 8) % 2 else "no"}]} for i in range(32)]
     atomic_write_jsonl(root / "sft.jsonl", sft)
     run_stage(TrainConfig(stage="warmup", output_dir=str(root / "sft"), init_from=str(root / "init"),
-                          tokenizer_path=str(root / "tokenizer"), data_path=str(root / "sft.jsonl"), global_batch_size=4,
-                          micro_batch_size=4, learning_rate=1e-2, num_epochs=4, num_visual_tokens=VISUAL, max_length=128,
-                          mixed_precision="no", gradient_checkpointing="off"))
+                          tokenizer_path=str(root / "tokenizer"), data_path=str(root / "sft.jsonl"),
+                          global_batch_size=4, micro_batch_size=4, learning_rate=1e-2, num_epochs=4,
+                          num_visual_tokens=VISUAL, max_length=128, mixed_precision="no",
+                          gradient_checkpointing="off"))
     return {"init_from": str(root / "sft" / "checkpoint"), "tokenizer_path": str(root / "tokenizer"),
             "tasks_path": str(root / "tasks.jsonl")}
 
@@ -105,6 +106,14 @@ def test_resume_refuses_a_changed_config(tmp_path, inputs):
 def test_bad_settings_are_refused_with_their_name(tmp_path, inputs, field, value, message):
     with pytest.raises(ParameterError, match=message):
         make_config(tmp_path, inputs, **{field: value})
+
+
+def test_auto_engine_samples_with_generate_without_a_gpu_or_vllm():
+    from infimed_lib.rl.trainer import resolve_engine
+
+    assert resolve_engine("transformers") == "transformers" and resolve_engine("vllm") == "vllm"
+    if not torch.cuda.is_available():
+        assert resolve_engine("auto") == "transformers"
 
 
 def test_vllm_sampling_asks_for_vllm_by_name():

@@ -16,8 +16,10 @@ from infimed_lib.common import ParameterError, dumps_json
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infimed_lib.rl", description=__doc__.split("\n")[0])
     parser.add_argument("--config", required=True, help="JSON file of RLConfig fields")
-    parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint (fresh start if none)")
-    parser.add_argument("--stop-after-steps", type=int, default=None, help="end after this many steps without a final model")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from the newest checkpoint (fresh start if none)")
+    parser.add_argument("--stop-after-steps", type=int, default=None,
+                        help="end after this many steps without a final model")
     args = parser.parse_args(argv)
     try:
         from infimed_lib.rl.config import load_rl_config

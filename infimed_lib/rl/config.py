@@ -16,7 +16,7 @@ from infimed_lib.common import ParameterError, read_json, require_choice, requir
 AGGREGATIONS = ("sequence", "token")
 SCHEDULES = ("constant", "cosine", "linear")
 MIXED_PRECISION = ("auto", "no", "bf16", "fp16")
-ROLLOUT_ENGINES = ("transformers", "vllm")
+ROLLOUT_ENGINES = ("transformers", "vllm", "auto")
 # Fields that may change between an interrupted run and its resumption without changing its numbers.
 RESUME_MAY_DIFFER = frozenset({"save_every", "keep_checkpoints", "micro_batch_size"})
 
@@ -37,6 +37,10 @@ class RLConfig:
     ``loss_aggregation``: ``"sequence"`` averages each answer's token losses and then the
     answers (the GRPO paper's formula); ``"token"`` averages over all answer tokens of the
     update (DAPO, EasyR1's default), so long answers weigh more.
+
+    ``rollout_engine``: ``"transformers"`` samples with ``generate`` (exactly resumable);
+    ``"vllm"`` with a colocated vLLM engine (``rl.vllm_rollout``, GPU only); ``"auto"`` takes
+    vLLM where it is installed and a GPU is present, ``generate`` otherwise.
 
     Paths: ``init_from`` is the starting ``save_pretrained`` folder (also the reference);
     ``tasks_path`` a JSONL file of tasks (``rl.tasks.write_tasks``); ``image_root`` resolves
@@ -103,7 +107,8 @@ class RLConfig:
             if require_type(name, getattr(self, name), int) < 1:
                 raise ParameterError(name, f"must be >= 1, got {getattr(self, name)}")
         if require_type("group_size", self.group_size, int) < 2:
-            raise ParameterError("group_size", f"GRPO compares answers within a group: needs >= 2, got {self.group_size}")
+            raise ParameterError("group_size", "GRPO compares answers within a group: needs >= 2, "
+                                 f"got {self.group_size}")
         for name in ("save_every", "seed"):
             if require_type(name, getattr(self, name), int) < 0:
                 raise ParameterError(name, f"must be >= 0, got {getattr(self, name)}")

@@ -95,7 +95,8 @@ def corpus_tasks(corpus_dir: str | Path, sources: Sequence[str] = tuple(MIRRORS)
     """Closed questions of the corpus's VQA sources (training split), a seeded sample of each (Chapter 10).
 
     ``sources``: the miniature's four VQA sources by default; imported real training splits
-    (``data.importer``) work too, their samples naming their benchmark in ``meta``. ``keep_list`` (curation's keep-list) skips sources that curation dropped; ``per_source``
+    (``data.importer``) work too, their samples naming their benchmark in ``meta``.
+    ``keep_list`` (curation's keep-list) skips sources that curation dropped; ``per_source``
     caps each source at that many questions, taken in a seeded random order (only those lines
     are parsed, so a few hundred questions cost no more than reading the file once). Image
     paths stay relative to ``corpus_dir``, the trainer's ``image_root``.
@@ -123,7 +124,8 @@ def corpus_tasks(corpus_dir: str | Path, sources: Sequence[str] = tuple(MIRRORS)
     return tasks
 
 
-def drawn_tasks(per_source: int, seed: int, stream: int, sources: Sequence[str] = tuple(MIRRORS)) -> list[BenchmarkItem]:
+def drawn_tasks(per_source: int, seed: int, stream: int,
+                sources: Sequence[str] = tuple(MIRRORS)) -> list[BenchmarkItem]:
     """``per_source`` new closed questions per source, drawn as the corpus draws them (Chapter 10).
 
     Each source's own plan (question types, balanced answers, languages) is followed on the

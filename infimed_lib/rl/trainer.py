@@ -66,6 +66,15 @@ def make_rl_accelerator(config: RLConfig) -> Accelerator:
     return accelerator
 
 
+def resolve_engine(name: str) -> str:
+    """``"auto"`` -> ``"vllm"`` when vLLM is installed and a GPU is present, else ``"transformers"``."""
+    import importlib.util
+
+    if name != "auto":
+        return name
+    return "vllm" if torch.cuda.is_available() and importlib.util.find_spec("vllm") is not None else "transformers"
+
+
 def _load_models(config: RLConfig, device):
     """Policy (trainable) and reference (frozen copy of the start), at the run's visual tokens."""
     policy = load_stage_model(config.init_from)
@@ -136,7 +145,7 @@ def run_grpo(config: RLConfig, *, resume: bool = False, stop_after_steps: int | 
     if accelerator.is_main_process:
         write_config(config, out)
     engine = None
-    if config.rollout_engine == "vllm":
+    if resolve_engine(config.rollout_engine) == "vllm":
         from infimed_lib.rl.vllm_rollout import VLLMSampler
 
         engine = VLLMSampler(accelerator.unwrap_model(policy), tokenizer, out, config.seed + accelerator.process_index)

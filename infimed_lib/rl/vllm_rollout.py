@@ -10,9 +10,10 @@ step (rewards, log-probs, updates) is unchanged: the answers' token ids come bac
 by our model exactly like answers sampled with ``generate``.
 
 vLLM's sampler state is not part of the checkpoints, so a resumed run samples other answers than
-an uninterrupted one would (with ``generate`` it repeats them exactly). Not exercised by the tests or the default book (no GPU, no vLLM there); it needs a vLLM version
-that accepts ``prompt_embeds`` (``enable_prompt_embeds=True``) and exposes the driver worker's
-model (``llm_engine.model_executor.driver_worker.model_runner.model``), as vLLM 0.10-0.11 do.
+an uninterrupted one would (with ``generate`` it repeats them exactly). Not exercised by the
+tests or the default book (no GPU, no vLLM there); it needs a vLLM version that accepts
+``prompt_embeds`` (``enable_prompt_embeds=True``) and exposes the driver worker's model
+(``llm_engine.model_executor.driver_worker.model_runner.model``), as vLLM 0.10-0.11 do.
 """
 from __future__ import annotations
 
