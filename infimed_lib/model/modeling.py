@@ -126,25 +126,41 @@ class InfiMedForConditionalGeneration(InfiMedPreTrainedModel, GenerationMixin):
         pool_side(num_visual_tokens, self.config.vision_config)
         self.config.num_visual_tokens = num_visual_tokens
 
-    def get_image_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        """``(num_images, num_visual_tokens, llm_width)`` features for ``pixel_values``. Chapter 03."""
+    def vision_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """The frozen tower's patch features ``(num_images, patches, vision_width)``. Chapters 03 and 10.
+
+        The tower never trains, so these can be computed once per image and passed back as
+        ``vision_features`` wherever ``pixel_values`` go: chapter 10's GRPO step reuses them for
+        every sampled answer to a question and for each forward pass of the step.
+        """
         with torch.no_grad():
             tower_dtype = next(self.vision_tower.parameters()).dtype
             layer = self.config.vision_feature_layer
             output = self.vision_tower(pixel_values=pixel_values.to(tower_dtype),
                                        output_hidden_states=layer != -1)
-            patches = output.last_hidden_state if layer == -1 else output.hidden_states[layer]
+            return output.last_hidden_state if layer == -1 else output.hidden_states[layer]
+
+    def get_image_features(self, pixel_values: torch.Tensor | None = None,
+                           vision_features: torch.Tensor | None = None) -> torch.Tensor:
+        """``(num_images, num_visual_tokens, llm_width)`` features for ``pixel_values`` (or for the
+        tower's precomputed ``vision_features``). Chapter 03."""
+        patches = vision_features if vision_features is not None else self.vision_features(pixel_values)
         return self.projector(patches, self.config.pool_side)
 
-    def embed(self, input_ids: torch.LongTensor, pixel_values: torch.Tensor | None) -> torch.Tensor:
+    def embed(self, input_ids: torch.LongTensor, pixel_values: torch.Tensor | None,
+              vision_features: torch.Tensor | None = None) -> torch.Tensor:
         """Token embeddings with image features written over the placeholder tokens. Chapter 03.
 
         Images fill the placeholders in order (row by row, left to right); the count must match.
+        ``vision_features`` (from :meth:`vision_features`) may stand in for ``pixel_values``.
         """
+        if pixel_values is not None and vision_features is not None:
+            raise ValueError("give pixel_values or vision_features, not both")
         embeds = self.get_input_embeddings()(input_ids)
         is_image = input_ids == self.config.image_token_id
         found = int(is_image.sum())
-        images = 0 if pixel_values is None else int(pixel_values.shape[0])
+        source = vision_features if vision_features is not None else pixel_values
+        images = 0 if source is None else int(source.shape[0])
         expected = images * self.config.num_visual_tokens
         if found != expected:
             raise ValueError(
@@ -153,28 +169,30 @@ class InfiMedForConditionalGeneration(InfiMedPreTrainedModel, GenerationMixin):
                 f"= {expected}; encode the text with the same num_visual_tokens as the model config")
         if images == 0:
             return embeds
-        features = self.get_image_features(pixel_values).to(embeds.dtype)
+        features = self.get_image_features(pixel_values, vision_features).to(embeds.dtype)
         return embeds.masked_scatter(is_image.unsqueeze(-1), features.reshape(-1, embeds.shape[-1]))
 
     def forward(self, input_ids: torch.LongTensor | None = None, pixel_values: torch.Tensor | None = None,
                 position_ids: torch.LongTensor | None = None, attention_mask: torch.Tensor | None = None,
                 labels: torch.LongTensor | None = None, past_key_values=None,
                 inputs_embeds: torch.Tensor | None = None, use_cache: bool | None = None,
-                logits_to_keep: int | torch.Tensor = 0, **kwargs) -> InfiMedCausalLMOutput:
+                logits_to_keep: int | torch.Tensor = 0, vision_features: torch.Tensor | None = None,
+                **kwargs) -> InfiMedCausalLMOutput:
         """Logits over every position of ``input_ids``; loss if ``labels`` (-100 = ignored). Chapter 03.
 
         ``position_ids`` that restart inside a row mark packed samples: each sample then attends
         only to itself (see `attention`). Without ``position_ids`` they follow ``attention_mask``,
-        so right- and left-padded batches need nothing more. Extra keyword arguments (for example
-        ``num_items_in_batch``) go to the language model and its loss.
+        so right- and left-padded batches need nothing more. ``vision_features`` (the frozen tower's
+        output, :meth:`vision_features`) may replace ``pixel_values``. Extra keyword arguments (for
+        example ``num_items_in_batch``) go to the language model and its loss.
         """
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("give exactly one of input_ids and inputs_embeds")
-        if inputs_embeds is not None and pixel_values is not None:
+        if inputs_embeds is not None and (pixel_values is not None or vision_features is not None):
             raise ValueError("pixel_values need input_ids (to find the image placeholders), not inputs_embeds")
         prefill = past_key_values is None or past_key_values.get_seq_length() == 0
         if inputs_embeds is None and prefill:
-            inputs_embeds = self.embed(input_ids, pixel_values)
+            inputs_embeds = self.embed(input_ids, pixel_values, vision_features)
         elif inputs_embeds is None:
             # After prefill the image lives in the KV cache; decoded tokens are plain text.
             inputs_embeds = self.get_input_embeddings()(input_ids)

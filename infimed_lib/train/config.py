@@ -1,7 +1,8 @@
 """The resolved configuration of one training stage (continual pretraining or one SFT stage).
 
 Chapter 04 (continual pretraining) and chapters 05-07 (the three SFT stages) explain every field;
-the defaults are the paper's Table 5 and Appendix A.5.
+the defaults are the paper's Table 5 and Appendix A.5. Chapter 10's reflective warm-up is one
+more SFT-kind stage (``"warmup"``), run by the same trainer in a folder of its own.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from infimed_lib.common import ParameterError, read_json, require_choice, require_type
 
-STAGES = ("cpt", "sft1", "sft2", "sft3")
+STAGES = ("cpt", "sft1", "sft2", "sft3", "warmup")  # warmup: chapter 10's short SFT on reasoning traces
 SCHEDULES = ("cosine", "linear", "constant")
 SWITCHES = ("auto", "on", "off")
 MIXED_PRECISION = ("auto", "no", "bf16", "fp16")
@@ -174,7 +175,7 @@ def stage_config(stage: str, run_dir: str | Path, **overrides) -> TrainConfig:
     ``data_path`` = ``<run_dir>/packing/shards`` (CPT) or ``<output_dir>/mixture.jsonl`` (SFT,
     written by the notebook from the stage mixture). Any field can be overridden.
     """
-    require_choice("stage", stage, STAGES)
+    require_choice("stage", stage, tuple(STAGE_DIRS))
     run_dir = Path(run_dir)
     output_dir = run_dir / STAGE_DIRS[stage]
     paths = {

@@ -1,0 +1,96 @@
+"""Held-out accuracy before and after RL, with bootstrap intervals. Chapter 10.
+
+Answers are generated greedily with the evaluation's own batched generation (``eval.generate``)
+and scored with its rules (``eval.score_item``), on the reasoning prompts RL trains with (or on
+the direct prompts chapter 08 uses). Intervals are ``eval.uncertainty``'s stratified percentile
+bootstrap, the questions resampled within each source family, so that the accuracy is the macro
+average over the families, as chapter 08's closed-question accuracy is over benchmarks; a
+difference between two models is a paired bootstrap over the same questions.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from infimed_lib.common import ParameterError, atomic_write_jsonl, read_jsonl
+from infimed_lib.eval.generate import build_prompts, cpu_threads, iter_answers
+from infimed_lib.eval.scoring import score_item
+from infimed_lib.eval.uncertainty import macro_interval, margin_interval
+from infimed_lib.rl.rewards import format_reward
+
+QUESTION_TYPES = ("multiple_choice", "yes_no", "closed", "open")
+
+
+def predict(checkpoint: str | Path, tokenizer_dir: str | Path, tasks: Sequence, out_path: str | Path, *,
+            reasoning: bool = True, max_new_tokens: int = 48, batch_size: int = 32, num_threads: int = 1,
+            device: str = "auto", desc: str = "answering") -> list[dict]:
+    """Greedy answers of a checkpoint to ``tasks``, scored; written to ``out_path`` as JSONL (Chapter 10).
+
+    Each record is ``eval.score_item``'s, plus the ``question``, ``format`` (the committed-answer
+    layout) and ``answer_tokens``. The model runs where chapter 08's does (``eval.load_for_eval``:
+    cuda when available, in bfloat16 there).
+    """
+    from infimed_lib.eval.run import load_for_eval
+
+    model, tokenizer = load_for_eval(checkpoint, tokenizer_dir, device=device)
+    prompts = build_prompts(tasks, tokenizer, model.config.num_visual_tokens, reasoning)
+    budget = {qtype: max_new_tokens for qtype in QUESTION_TYPES}
+    records = [None] * len(tasks)
+    with cpu_threads(num_threads):
+        for prompt, answer in iter_answers(model, tokenizer, prompts, batch_size=batch_size, max_new_tokens=budget,
+                                           desc=desc):
+            record = score_item(tasks[prompt.index], answer)
+            record.update(question=tasks[prompt.index].question, format=format_reward(answer),
+                          answer_tokens=len(tokenizer.encode(answer)))
+            records[prompt.index] = record
+    atomic_write_jsonl(out_path, records)
+    return records
+
+
+def verdicts(records: Sequence[dict]) -> dict[str, dict[str, bool]]:
+    """``{benchmark family: {question id: correct}}`` for ``eval.uncertainty``."""
+    found: dict[str, dict[str, bool]] = {}
+    for record in records:
+        found.setdefault(record["benchmark"], {})[str(record["id"])] = bool(record["correct"])
+    return found
+
+
+def accuracy_table(predictions: Mapping[str, str | Path | Sequence[dict]], baseline: str, seed: int = 0,
+                   n_resamples: int = 2000) -> pd.DataFrame:
+    """Per model: macro accuracy (%) with its 95% interval, and its difference from ``baseline`` (Chapter 10).
+
+    ``predictions``: model name -> records or a predictions JSONL file (``predict``). Columns:
+    ``accuracy, low, high, format (%), answer tokens, vs <baseline>, vs low, vs high``.
+    """
+    loaded = {name: read_jsonl(p) if isinstance(p, (str, Path)) else list(p) for name, p in predictions.items()}
+    if baseline not in loaded:
+        raise ParameterError("baseline", f"{baseline!r} is not one of {list(loaded)}")
+    base = verdicts(loaded[baseline])
+    rows = []
+    for name, records in loaded.items():
+        mine = verdicts(records)
+        level = macro_interval(mine, n_resamples=n_resamples, seed=seed)
+        margin = margin_interval(mine, base, n_resamples=n_resamples, seed=seed)
+        rows.append({"model": name, "accuracy": level.estimate, "low": level.low, "high": level.high,
+                     "format (%)": 100.0 * sum(r["format"] for r in records) / len(records),
+                     "answer tokens": sum(r["answer_tokens"] for r in records) / len(records),
+                     f"vs {baseline}": margin.estimate, "vs low": margin.low, "vs high": margin.high})
+    return pd.DataFrame(rows).set_index("model")
+
+
+def chance_accuracy(tasks: Sequence) -> float:
+    """Macro accuracy (%) of a uniform guess among each question's alternatives (Chapter 10).
+
+    Yes/no and the corpus's closed questions have two alternatives (yes or no; the two the
+    question names), multiple choice one per option: a model below or at this line has learned
+    nothing the question does not already tell.
+    """
+    by_family: dict[str, list[float]] = {}
+    for task in tasks:
+        alternatives = len(task.options) if task.question_type == "multiple_choice" else 2
+        by_family.setdefault(task.benchmark, []).append(1.0 / alternatives)
+    if not by_family:
+        raise ParameterError("tasks", "no tasks to compute a chance level for")
+    return 100.0 * sum(sum(v) / len(v) for v in by_family.values()) / len(by_family)
