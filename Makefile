@@ -34,7 +34,10 @@ test: $(STAMP) check-notebooks
 	$(PY) -m pytest -q
 
 # Conventions of the committed chapters, and each .ipynb in step with its MyST Markdown twin; writes nothing.
-check-# Every chapter's exercise solutions against the finished run of `make book` (slow: each chapter's
+check-notebooks: $(STAMP)
+	$(PY) -m infimed_lib.runner check-sources notebooks
+
+# Every chapter's exercise solutions against the finished run of `make book` (slow: each chapter's
 # parameters and setup cells, then its solutions; they write only under runs/<profile>/exercises/).
 test-exercises: $(STAMP)
 	INFIMED_EXERCISE_RUN=runs/$(PROFILE) $(PY) -m pytest -q -m slow tests/test_exercises.py
@@ -43,9 +46,6 @@ test-exercises: $(STAMP)
 # guide, and a copy of the finished run of `make book` (runs/tiny), so a class can start anywhere.
 workshop: $(STAMP)
 	$(PY) -m infimed_lib.workshop --profile profiles/workshop.yaml --out build/workshop
-
-notebooks: $(STAMP)
-	$(PY) -m infimed_lib.runner check-sources notebooks
 
 # Brings each pair back in step: cells come from whichever of the two files was saved last. A new
 # chapter may start as its .md alone (an existing chapter's header copied): this writes its .ipynb.
