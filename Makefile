@@ -9,6 +9,9 @@ RUN_ARGS ?=
 # Where torch comes from: PyTorch's CPU wheels by default. A GPU machine passes a CUDA index and
 # optional extras, e.g. `make venv TORCH_INDEX=https://download.pytorch.org/whl/cu128 GPU_EXTRAS="flash deepspeed"`.
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+# Asked only when it answers: behind a mirror that carries its own torch wheel (a pip configuration
+# with find-links or a local index) the index is unreachable, and pip would retry it for every package.
+TORCH_INDEX_FLAG = $(if $(shell $(PYTHON) -c "import urllib.request; urllib.request.urlopen('$(TORCH_INDEX)/', timeout=5)" >/dev/null 2>&1 && echo up),--extra-index-url $(TORCH_INDEX))
 GPU_EXTRAS ?=
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
@@ -24,7 +27,7 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	@test -n "$(PYTHON)" || { echo "error: no python3.11 or python3 on PATH (set PYTHON=/path/to/python3.11)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q --extra-index-url $(TORCH_INDEX) -c constraints.txt -r requirements.txt
+	$(PY) -m pip install -q $(TORCH_INDEX_FLAG) -c constraints.txt -r requirements.txt
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	$(if $(GPU_EXTRAS),$(PY) -m pip install -q --no-build-isolation -c constraints.txt -e ".[$(shell echo $(GPU_EXTRAS) | tr ' ' ',')]")
 	$(PY) -m ipykernel install --sys-prefix --name infimed --display-name "InfiMed (.venv)" >/dev/null
