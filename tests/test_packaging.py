@@ -53,7 +53,7 @@ def test_every_imported_package_is_declared_in_pyproject(tmp_path):
     distributions = importlib.metadata.packages_distributions()
     library = imported_modules(Path("infimed_lib").rglob("*.py"))
     notebooks = imported_modules(notebook_code(tmp_path)) - {"IPython"}  # IPython: the kernel itself
-    lazily_optional = {"playwright"}  # book_check only; the 'book' extra
+    lazily_optional = {"playwright", "vllm"}  # book_check only (the 'book' extra); chapter 10's GPU sampling (the 'vllm' extra)
     missing = []
     for module in sorted(library | notebooks):
         names = {_name(d) for d in distributions.get(module, [module])}
