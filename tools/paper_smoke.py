@@ -4,7 +4,7 @@ What a user with the real weights and datasets does, on miniature copies of the 
 (``tests/paper_standins.py``): a Qwen3-Instruct folder (Qwen2Tokenizer, specials after the BPE
 vocabulary, padded embeddings, bf16 weights), a full SigLIP checkpoint at 384 px / patch 14,
 LLaVA-style JSON sources and the benchmarks' published layouts. The sources are imported with
-``infimed_lib.data.importer``; chapters 00-09 then run with ``profiles/paper.yaml``, changed only
+``infimed_lib.data.importer``; chapters 00-10 then run with ``profiles/paper.yaml``, changed only
 where a CPU needs it (paths, batch sizes, two processes instead of eight GPUs, small synthetic
 comparisons). The paper's geometry stays: 729 visual tokens per image in SFT, 4,096-token packed
 rows, 384 px images. The training stages run as ``accelerate launch`` jobs with two CPU processes
@@ -60,6 +60,14 @@ def overrides(out: Path, standins: dict[str, Path], judge_url: str) -> list[str]
         "08_evaluation:probe_image_count": 40, "08_evaluation:lookup_questions": 16,
         "08_evaluation:diagnostic_questions": 4, "08_evaluation:attention_prompts": 4,
         **{f"09_ablation_case_studies:{k}": CPU_TRAINING[k] for k in ("launcher", "accelerate_config", "num_processes")},
+        # Chapter 10 at a few questions and two GRPO steps; its warm-up traces stand in for the
+        # reasoning-trace file a real run brings (write_warmup_traces).
+        **{f"10_rl:{k}": v for k, v in {
+            "warmup_data": out / "reflective_cot.jsonl", "warmup_per_source": 4, "warmup_batch_size": 4, "heldout_per_source": 6,
+            "rl_questions_per_source": 6, "rl_steps": 2, "prompts_per_step": 4, "group_size": 2,
+            "updates_per_step": 1, "max_new_tokens": 16, "micro_batch_size": 2, "eval_batch_size": 8,
+            "num_threads": 1, "save_every": 1, "example_count": 2,
+            **{k: CPU_TRAINING[k] for k in ("launcher", "accelerate_config", "num_processes")}}.items()},
     }
     return [f"{key}={json.dumps(str(value) if isinstance(value, Path) else value)}" for key, value in values.items()]
 
@@ -116,6 +124,22 @@ def build_standins(out: Path) -> dict[str, Path]:
     return folders
 
 
+def write_warmup_traces(corpus: Path, path: Path, count: int = 16) -> None:
+    """A stand-in for the reasoning-trace file of the paper profile's chapter 10 (schema JSONL):
+    the first VQA-RAD training questions, answered with a short check and a boxed answer."""
+    rows = []
+    with (corpus / "sources" / "vqa-rad.jsonl").open(encoding="utf-8") as handle:
+        for line in handle:
+            sample = json.loads(line)
+            answer = sample["conversations"][-1]["value"].strip()
+            sample["conversations"][-1]["value"] = (f"Looking at the image first. Wait, let me re-check it. "
+                                                    f"The answer is \\boxed{{{answer}}}.")
+            rows.append(json.dumps(sample, ensure_ascii=False))
+            if len(rows) == count:
+                break
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default="build/paper_smoke", help="scratch folder (emptied first)")
@@ -128,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     standins = build_standins(out) if not (out / "corpus" / "manifest.json").exists() else {
         "llm": out / "models" / "Qwen3-1.7B", "vision": out / "models" / "siglip-so400m-patch14-384"}
+    write_warmup_traces(out / "corpus", out / "reflective_cot.jsonl")
     server = JudgeServer()
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     command = [sys.executable, "-m", "infimed_lib.runner", "run", "--profile", str(ROOT / "profiles" / "paper.yaml"),
