@@ -96,3 +96,30 @@ def test_yes_no_share_counts_chinese_yes_no_golds():
              BenchmarkItem("slake", "b", "q", answer="left", question_type="closed"),
              BenchmarkItem("vqa-rad", "c", "q", answer="no", question_type="yes_no")]
     assert yes_no_share(tasks) == pytest.approx(2 / 3)
+
+
+def test_held_out_questions_from_the_corpus_carry_absolute_image_paths(tmp_path):
+    # the paper profile (heldout_from="corpus") answers them by plain generation, which has no image_root
+    import json
+    from pathlib import Path
+
+    from PIL import Image
+
+    from infimed_lib.rl.pipeline import RLPaths, prepare_sets
+
+    corpus = tmp_path / "corpus"
+    (corpus / "sources").mkdir(parents=True)
+    (corpus / "images" / "vqa-rad").mkdir(parents=True)
+    rows = []
+    for index in range(6):
+        Image.new("RGB", (8, 8), (index * 40, 0, 0)).save(corpus / "images" / "vqa-rad" / f"{index}.png")
+        rows.append({"id": f"v{index}", "images": [f"images/vqa-rad/{index}.png"], "meta": {"benchmark": "vqa-rad",
+                     "question_type": "yes_no"}, "conversations": [{"from": "human", "value": "<image>\nIs it red?"},
+                                                                   {"from": "gpt", "value": "yes" if index % 2 else "no"}]})
+    (corpus / "sources" / "vqa-rad.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    traces = tmp_path / "traces.jsonl"
+    traces.write_text(json.dumps(rows[0]) + "\n")
+    sets = prepare_sets(RLPaths(tmp_path / "rl"), corpus, "", 4, 2, 0, 0.0, 0, ["vqa-rad"], "corpus", str(traces))
+    assert len(sets["rl"]) == 4 and len(sets["heldout"]) == 2
+    assert all(not Path(t.images[0]).is_absolute() for t in sets["rl"])  # the trainer's image_root resolves these
+    assert all(Path(t.images[0]).is_absolute() and Path(t.images[0]).is_file() for t in sets["heldout"])

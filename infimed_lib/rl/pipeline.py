@@ -13,7 +13,7 @@ import shlex
 import subprocess
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from infimed_lib.common import ParameterError, atomic_write_jsonl, read_jsonl, require_choice, require_path, \
@@ -64,7 +64,10 @@ def prepare_sets(paths: RLPaths, corpus_dir: str | Path, keep_list: str, rl_per_
     pool = corpus_tasks(corpus_dir, sources, keep_list, per_source=rl_per_source + extra, seed=seed)
     sets = {"rl": pool, "heldout": [], "warmup": []}
     if heldout_from == "corpus":
-        sets["rl"], sets["heldout"] = split_per_source(pool, heldout_per_source)
+        sets["rl"], heldout = split_per_source(pool, heldout_per_source)
+        # RL questions keep corpus-relative images (the trainer's image_root); the held-out ones are
+        # answered by plain generation, which resolves paths against nothing.
+        sets["heldout"] = [replace(task, images=[_under(ref, corpus_dir) for ref in task.images]) for task in heldout]
     else:
         sets["heldout"] = drawn_tasks(heldout_per_source, seed, HELDOUT_STREAM, sources)
     write_tasks(paths.tasks, sets["rl"])
@@ -76,6 +79,13 @@ def prepare_sets(paths: RLPaths, corpus_dir: str | Path, keep_list: str, rl_per_
         samples = warmup_samples(sets["warmup"], reflective_share, seed)
     atomic_write_jsonl(paths.warmup / "mixture.jsonl", samples)
     return sets
+
+
+def _under(ref, root: str | Path):
+    """An image reference made absolute against ``root`` when it is a relative file path."""
+    if not isinstance(ref, str) or ref.startswith("data:") or Path(ref).is_absolute():
+        return ref
+    return str(Path(root).resolve() / ref)
 
 
 def split_per_source(tasks: Sequence, held_out: int) -> tuple[list, list]:
