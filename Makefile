@@ -87,7 +87,7 @@ gpu-check: $(STAMP)
 	$(PY) benchmarks/gpu_check.py --out build/gpu_check.json
 
 # The paper profile end to end on CPU with format-exact stand-ins of the real folders (tests/paper_standins.py):
-# imports the sources, then runs chapters 00-09 with profiles/paper.yaml's code path; fails on any error.
+# imports the sources, then runs chapters 00-10 with profiles/paper.yaml's code path; fails on any error.
 paper-smoke: $(STAMP)
 	$(PY) tools/paper_smoke.py --out build/paper_smoke
 
