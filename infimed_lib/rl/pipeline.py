@@ -11,17 +11,17 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from infimed_lib.common import ParameterError, atomic_write_jsonl, read_jsonl, require_choice, require_path, \
+from infimed_lib.common import atomic_write_jsonl, read_jsonl, require_choice, require_path, \
     write_config
 from infimed_lib.rl.config import RLConfig, rl_config
 from infimed_lib.rl.tasks import MIRRORS, corpus_tasks, drawn_tasks, write_tasks
 from infimed_lib.rl.trainer import RLResult, load_rl_result, run_grpo
 from infimed_lib.rl.warmup import warmup_samples
+from infimed_lib.train.stages import job_command
 
 ARMS = {"from_sft": "SFT + RL", "from_warmup": "warm-up + RL"}
 HELDOUT_STREAM, WARMUP_STREAM = 1, 0  # rl.tasks.drawn_tasks streams: distinct images for each set
@@ -128,19 +128,8 @@ def arm_config(paths: RLPaths, arm: str, init_from: str, tokenizer_path: str, im
 
 def launch_command(config_path: Path, launcher: str, accelerate_config: str = "", num_processes: int = 1) -> list[str]:
     """The command line that runs one GRPO config as its own job (``python -m infimed_lib.rl``)."""
-    from infimed_lib.train.stages import ACCELERATE_CONFIGS
-
-    module = ["-m", "infimed_lib.rl", "--config", str(config_path), "--resume"]
-    if launcher == "torchrun":
-        return [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={num_processes}", *module]
-    command = [sys.executable, "-m", "accelerate.commands.launch"]
-    if accelerate_config:
-        path = Path(accelerate_config)
-        path = path if path.exists() else ACCELERATE_CONFIGS / f"{accelerate_config}.yaml"
-        if not path.exists():
-            raise ParameterError("accelerate_config", f"no such file or shipped config: {accelerate_config}")
-        command += ["--config_file", str(path)]
-    return [*command, "--num_processes", str(num_processes), *module]
+    return job_command(["-m", "infimed_lib.rl", "--config", str(config_path), "--resume"], launcher,
+                       accelerate_config, num_processes)
 
 
 def launch_grpo(config: RLConfig, launcher: str = "inprocess", accelerate_config: str = "",

@@ -40,14 +40,19 @@ def prepare_mixture(config: TrainConfig, mixture: dict, corpus_dir: str, keep_li
 
 def launch_command(config_path: Path, stage: str, launcher: str, accelerate_config: str = "",
                    num_processes: int = 1) -> list[str]:
-    """The command line that runs one stage as its own job.
+    """The command line that runs one stage as its own job."""
+    module = ["-m", "infimed_lib.train", "--stage", stage, "--config", str(config_path), "--resume"]
+    return job_command(module, launcher, accelerate_config, num_processes)
+
+
+def job_command(module: list[str], launcher: str, accelerate_config: str = "", num_processes: int = 1) -> list[str]:
+    """``python -m <module ...>`` under torchrun or accelerate launch (chapters 04-07, 09 and 10's jobs).
 
     ``--num_processes`` is always given: an accelerate config file names its own count (the
-    shipped ``ddp.yaml`` says 8), and the stage's ``num_processes`` must win over it, 1 included.
+    shipped ``ddp.yaml`` says 8), and the job's ``num_processes`` must win over it, 1 included.
     """
     if require_type("num_processes", num_processes, int) < 1:
         raise ParameterError("num_processes", f"must be >= 1, got {num_processes}")
-    module = ["-m", "infimed_lib.train", "--stage", stage, "--config", str(config_path), "--resume"]
     if launcher == "torchrun":
         return [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={num_processes}", *module]
     command = [sys.executable, "-m", "accelerate.commands.launch"]
