@@ -71,7 +71,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from infimed_lib.data.benchmark_formats import pmc_published
-from infimed_lib.eval.mmmu import item_seed, parse_multi_choice_response
+from infimed_lib.eval.mmmu import item_seed, normalize_open, parse_multi_choice_response
 
 __all__ = ["boxed_content", "judge_close_end", "judge_judgement", "judge_multi_choice", "medevalkit_record",
            "mmmu_open_correct", "parse_response_medevalkit", "tag_content"]
@@ -168,19 +168,9 @@ def judge_multi_choice(choices: Sequence[str], gold: str, response: str) -> tupl
     return letters[index] == gold or lowered[index] == gold, letters[index], True
 
 
-def _normalize_mmmu(value: str) -> list:
-    # MMMU's normalize_str, as MedEvalKit copies it: a number becomes a rounded float.
-    value = value.strip()
-    try:
-        return [round(float(value.replace(",", "")), 2)]
-    except ValueError:
-        value = value.lower()
-        return [" " + value, value + " "] if len(value) == 1 else [value]
-
-
 def mmmu_open_correct(gold: str, parsed_pred: str) -> bool:
     """``eval_open`` handed the raw string: it loops over characters, so a string gold almost never fits."""
-    golds = _normalize_mmmu(gold)
+    golds = normalize_open(gold)  # MMMU's normalize_str, which MedEvalKit copies
     return any(isinstance(norm, str) and norm in char for char in parsed_pred for norm in golds)
 
 
