@@ -15,7 +15,15 @@ from torch import nn
 from transformers import GenerationMixin, PreTrainedModel, Qwen3ForCausalLM, SiglipVisionModel
 from transformers.activations import ACT2FN
 from transformers.modeling_outputs import CausalLMOutputWithPast
-from transformers.modeling_utils import slice_logits_to_keep
+
+try:
+    from transformers.modeling_utils import slice_logits_to_keep
+except ImportError as missing:  # seen on a GPU image with transformers 5.17: name the fix, not the symbol
+    import transformers
+
+    raise ImportError(f"transformers {transformers.__version__} is too old for infimed_lib (it lacks "
+                      "modeling_utils.slice_logits_to_keep); install the pinned version from "
+                      "requirements.txt (transformers==5.23.0)") from missing
 
 from . import attention
 from .configuration import InfiMedConfig, patch_grid_side, pool_side
