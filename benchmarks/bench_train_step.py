@@ -18,7 +18,7 @@ import time
 import numpy as np
 import torch
 
-from infimed_lib.data.corpus_questions import open_question, yes_no
+from infimed_lib.data.corpus.corpus_questions import open_question, yes_no
 from infimed_lib.data.images import MEDICAL_MODALITIES, medical_image
 from infimed_lib.data.tokenizer import train_tokenizer
 from infimed_lib.model import attention

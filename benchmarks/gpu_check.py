@@ -37,7 +37,7 @@ import torch  # noqa: E402
 from infimed_lib.common import atomic_write_json  # noqa: E402
 from infimed_lib.data.tokenizer import IGNORE_INDEX  # noqa: E402
 from infimed_lib.model import build_model  # noqa: E402
-from infimed_lib.model.anatomy import packed_vs_separate  # noqa: E402
+from infimed_lib.report.model_anatomy import packed_vs_separate  # noqa: E402
 from infimed_lib.model.presets import PUBLISHED_SHAPES  # noqa: E402
 from infimed_lib.train.batches import Row, collate_packed, collate_padded  # noqa: E402
 from infimed_lib.train.steps import predicting_positions, token_loss_sum, to_device  # noqa: E402

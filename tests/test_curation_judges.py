@@ -9,7 +9,7 @@ from PIL import Image
 from infimed_lib.common import ParameterError
 from infimed_lib.curation import load_prompt_template, parse_judgement, render_prompt
 from infimed_lib.curation.assess import assess
-from infimed_lib.curation.config import JudgeSpec, make_judge
+from infimed_lib.curation.curation_config import JudgeSpec, make_judge
 from infimed_lib.curation.reference_judge import ReferenceJudge, image_profile
 from infimed_lib.curation.reference_rules import known_vocabulary
 

@@ -11,7 +11,7 @@ from infimed_lib.curation import (
     CurationConfig, JudgeSpec, Thresholds, build_keep_list, compare_with_ground_truth, dataset_summary,
     flag_samples, judge_agreement, judgements_frame, load_defect_labels,
 )
-from infimed_lib.curation.pipeline import all_source_names, draw_samples, prepare, run_judge, status_counts, write_outputs
+from infimed_lib.curation.curation_steps import all_source_names, draw_samples, prepare, run_judge, status_counts, write_outputs
 
 CAPTIONS = ["Axial CT scan of the chest showing a small lesion in the upper left region.",
             "CT scan of the abdomen with no focal lesion.",

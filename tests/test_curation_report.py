@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 
 from infimed_lib.common import ParameterError
-from infimed_lib.curation.agreement import compare_with_ground_truth, judge_agreement, weighted_kappa
+from infimed_lib.curation.defect_agreement import compare_with_ground_truth, judge_agreement, weighted_kappa
 from infimed_lib.curation.assess import list_sources, sample_source
-from infimed_lib.curation.figures import plot_dataset_means, plot_ground_truth, plot_score_distributions
-from infimed_lib.curation.report import (
+from infimed_lib.report.curation_figures import plot_dataset_means, plot_ground_truth, plot_score_distributions
+from infimed_lib.curation.selection import (
     Thresholds, build_keep_list, dataset_summary, flag_samples, judgements_frame, read_keep_list,
     score_distribution, write_keep_list,
 )

@@ -17,11 +17,11 @@ from infimed_lib.common import ParameterError, read_json, read_jsonl
 from infimed_lib.data import corpus as corpus_module
 from infimed_lib.data.benchmarks import BENCHMARKS, load_benchmark
 from infimed_lib.data.corpus import ensure_corpus, generate_corpus
-from infimed_lib.data.corpus_sources import build_sources
-from infimed_lib.data.corpus_medical import Context
-from infimed_lib.data.corpus_questions import MMMU_SENTENCE
-from infimed_lib.data.defects import DEFECT_TYPES, apply_defect
-from infimed_lib.data.dicom_images import MODALITY_NAMES, dicom_path, real_images, split_real_images
+from infimed_lib.data.corpus.corpus_sources import build_sources
+from infimed_lib.data.corpus.corpus_medical import Context
+from infimed_lib.data.corpus.corpus_questions import MMMU_SENTENCE
+from infimed_lib.data.corpus.defects import DEFECT_TYPES, apply_defect
+from infimed_lib.data.corpus.dicom_images import MODALITY_NAMES, dicom_path, real_images, split_real_images
 from infimed_lib.data.images import (MEDICAL_MODALITIES, draw_medical, image_to_data_url, load_image,
                                      medical_attrs)
 
@@ -235,7 +235,7 @@ def test_name_option_instructions_name_an_offered_option_in_both_layouts(corpus)
         assert row["conversations"][-1]["value"] in (named, MMMU_SENTENCE.format(named))
         layouts.add("(" if re.search(r"^\([A-E]\)", human, flags=re.M) else ".")
     # chapter 08's probe asks about the medical values, in other words: keep the drill apart from it
-    from infimed_lib.data.corpus_general import NAME_OPTION, OPTION_WORDS
+    from infimed_lib.data.corpus.corpus_general import NAME_OPTION, OPTION_WORDS
     from infimed_lib.eval.lookup import DEFAULT_VALUES
     assert not set(OPTION_WORDS) & set(DEFAULT_VALUES)
     assert not any("Which option says" in phrase for phrase in NAME_OPTION)

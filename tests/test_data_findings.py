@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 from infimed_lib.data.benchmarks import load_benchmark, write_benchmark
-from infimed_lib.data.corpus_bench import OMNI_MODALITY, SLAKE_MODALITY, build_benchmark, findings_rows
-from infimed_lib.data.corpus_medical import Context
-from infimed_lib.data.corpus_questions import YES_NO_EN
-from infimed_lib.data.dicom_images import split_real_images
+from infimed_lib.data.corpus.corpus_bench import OMNI_MODALITY, SLAKE_MODALITY, build_benchmark, findings_rows
+from infimed_lib.data.corpus.corpus_medical import Context
+from infimed_lib.data.corpus.corpus_questions import YES_NO_EN
+from infimed_lib.data.corpus.dicom_images import split_real_images
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 
 from infimed_lib.common import ParameterError
 from infimed_lib.data.benchmarks import BENCHMARKS, QUESTION_TYPES
-from infimed_lib.eval.agreement import load_graded, rule_agreement, rule_disagreements, score_graded
+from infimed_lib.eval.human_grades import load_graded, rule_agreement, rule_disagreements, score_graded
 
 DATA = Path(__file__).parent / "data"
 

@@ -10,7 +10,7 @@ import pytest
 from infimed_lib.common import ParameterError
 from infimed_lib.data.benchmarks import load_benchmark
 from infimed_lib.eval.medevalkit import boxed_content, parse_response_medevalkit, tag_content
-from infimed_lib.eval.prompts import build_prompt, medevalkit_text, prompt_images
+from infimed_lib.data.benchmark_prompts import build_prompt, medevalkit_text, prompt_images
 from infimed_lib.eval.scoring import score_item
 from eval_items import make_item
 

@@ -96,7 +96,7 @@ def test_same_inputs_give_byte_identical_outputs_and_resume_skips_finished_bench
 
 def test_scripted_answers_are_scored_by_the_rules(world, tmp_path, monkeypatch):
     """With generation replaced by known answers, the verdict counts are exactly the expected ones."""
-    from infimed_lib.eval.prompts import build_prompt
+    from infimed_lib.data.benchmark_prompts import build_prompt
 
     knows = {"rad_0", "rad_1", "rad_open_0", "pmc_0", "pmc_2", "pmc_5", "2"}  # answered with the gold answer
     by_prompt = {build_prompt(item): item for items in _items().values() for item in items}
@@ -115,7 +115,7 @@ def test_scripted_answers_are_scored_by_the_rules(world, tmp_path, monkeypatch):
 
 def test_both_rule_sets_are_kept_and_medevalkit_prompts_are_used(world, tmp_path, monkeypatch):
     from infimed_lib.eval import records_under, rules_table, scores_under
-    from infimed_lib.eval.prompts import build_prompt
+    from infimed_lib.data.benchmark_prompts import build_prompt
 
     items = {item.id: item for its in _items().values() for item in its}
     by_prompt = {build_prompt(item, layout="medevalkit"): item for item in items.values()}

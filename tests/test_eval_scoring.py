@@ -10,8 +10,8 @@ import sys
 import pytest
 
 from infimed_lib.common import ParameterError
-from infimed_lib.eval.metrics import TokenScores, bleu1, exact_match, normalize_answer, token_scores
-from infimed_lib.eval.prompts import build_prompt
+from infimed_lib.eval.text_metrics import TokenScores, bleu1, exact_match, normalize_answer, token_scores
+from infimed_lib.data.benchmark_prompts import build_prompt
 from infimed_lib.eval.scoring import aggregate, score_item, score_items
 from eval_items import make_item
 
@@ -181,7 +181,7 @@ def test_bug_f1_order_and_empty_return():
 
 def test_bug_modules_import_without_any_api_key():
     env = {k: v for k, v in os.environ.items() if "KEY" not in k.upper() and "TOKEN" not in k.upper()}
-    code = ("import sys, infimed_lib.eval.scoring, infimed_lib.eval.prompts, infimed_lib.eval.aggregate; "
+    code = ("import sys, infimed_lib.eval.scoring, infimed_lib.data.benchmark_prompts, infimed_lib.eval.aggregate; "
             "assert 'openai' not in sys.modules")
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

@@ -5,8 +5,8 @@ from PIL import Image
 
 from infimed_lib.data.tokenizer import train_tokenizer
 from infimed_lib.model import build_model
-from infimed_lib.model.anatomy import example_inputs, parameter_table, shape_trace, token_count_table
-from infimed_lib.model.figures import pool_bins
+from infimed_lib.report.model_anatomy import example_inputs, parameter_table, shape_trace, token_count_table
+from infimed_lib.report.model_figures import pool_bins
 
 SMALL_LLM = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
                  num_key_value_heads=2, head_dim=16)

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from infimed_lib.common import ParameterError
-from infimed_lib.packing import (compare_algorithms, ffd, packing_stats, plot_comparison, plot_length_histogram,
-                                 plot_timing, synthetic_lengths, timing_curve, visual_token_effect)
+from infimed_lib.packing import (compare_algorithms, ffd, packing_stats, synthetic_lengths, timing_curve,
+                                 visual_token_effect)
+from infimed_lib.report.packing_figures import plot_comparison, plot_length_histogram, plot_timing
 from infimed_lib.packing.stats import _predicted
 
 

@@ -36,7 +36,7 @@ def test_stand_ins_have_the_real_folders_formats(folders):
 
 
 def test_pretrained_preset_sets_attention_on_every_sub_config_and_packs(folders):
-    from infimed_lib.model.anatomy import example_image, example_inputs, packed_vs_separate
+    from infimed_lib.report.model_anatomy import example_image, example_inputs, packed_vs_separate
 
     model = build(folders, num_visual_tokens=729, attn_implementation="sdpa").eval()
     configs = [model.config, model.config.text_config, model.config.vision_config,

@@ -141,7 +141,7 @@ def test_case_images_come_from_the_benchmark_files(tmp_path):
 
 
 def test_extra_combination_reuses_a_finished_run_and_checks_paths(tmp_path):
-    from infimed_lib.train.config import load_config
+    from infimed_lib.train.train_config import load_config
 
     stage1 = tmp_path / "stage1" / "checkpoint"
     stage1.mkdir(parents=True)

@@ -10,7 +10,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from infimed_lib.common import ParameterError  # noqa: E402
-from infimed_lib.report.diagnostics import plot_attention_share, plot_probes  # noqa: E402
+from infimed_lib.report.diagnostic_figures import plot_attention_share, plot_probes  # noqa: E402
 
 
 def test_probe_figure_has_one_bar_per_facet_and_feature_set_and_the_majority_marks():

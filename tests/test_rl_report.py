@@ -4,8 +4,8 @@ import pytest
 
 from infimed_lib.data.benchmarks import BenchmarkItem
 from infimed_lib.rl.evaluate import accuracy_table, chance_accuracy
-from infimed_lib.rl.pipeline import split_per_source
-from infimed_lib.rl.report import (answer_concentration, answer_examples, chance_reading, noise_reading,
+from infimed_lib.rl.grpo_launch import split_per_source
+from infimed_lib.report.rl_results import (answer_concentration, answer_examples, chance_reading, noise_reading,
                                    paper_rl_gain, paper_rl_table, rl_effects, unanswered, yes_no_elsewhere,
                                    yes_no_share)
 
@@ -105,7 +105,7 @@ def test_held_out_questions_from_the_corpus_carry_absolute_image_paths(tmp_path)
 
     from PIL import Image
 
-    from infimed_lib.rl.pipeline import RLPaths, prepare_sets
+    from infimed_lib.rl.grpo_launch import RLPaths, prepare_sets
 
     corpus = tmp_path / "corpus"
     (corpus / "sources").mkdir(parents=True)

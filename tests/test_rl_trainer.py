@@ -10,11 +10,11 @@ from safetensors.torch import load_file
 from infimed_lib.common import ParameterError, atomic_write_jsonl
 from infimed_lib.data.benchmarks import BenchmarkItem
 from infimed_lib.data.images import image_to_data_url
-from infimed_lib.eval.prompts import build_prompt
+from infimed_lib.data.benchmark_prompts import build_prompt
 from infimed_lib.rl import RLConfig, load_rl_config, run_grpo, write_tasks
 from infimed_lib.train import load_metrics, run_stage
 from infimed_lib.train.checkpoint import list_checkpoints
-from infimed_lib.train.config import TrainConfig
+from infimed_lib.train.train_config import TrainConfig
 
 from test_train_support import VISUAL, tiny_model, tiny_tokenizer
 from test_train_support import single_thread  # noqa: F401  (autouse fixture: one torch thread)
@@ -109,7 +109,7 @@ def test_bad_settings_are_refused_with_their_name(tmp_path, inputs, field, value
 
 
 def test_auto_engine_samples_with_generate_without_a_gpu_or_vllm():
-    from infimed_lib.rl.trainer import resolve_engine
+    from infimed_lib.rl.grpo_trainer import resolve_engine
 
     assert resolve_engine("transformers") == "transformers" and resolve_engine("vllm") == "vllm"
     if not torch.cuda.is_available():

@@ -119,7 +119,7 @@ def test_packed_row_loss_equals_the_samples_one_by_one(tok, tmp_path):
 
 def test_open_shards_refuses_changed_files_and_reads_every_bin(tok, tmp_path):
     from infimed_lib.packing import read_bins
-    from infimed_lib.train.data import open_shards
+    from infimed_lib.train.data_order import open_shards
 
     from test_train_support import write_shards
 

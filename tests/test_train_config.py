@@ -7,7 +7,7 @@ import pytest
 from infimed_lib.common import ParameterError
 from infimed_lib.train import TrainConfig, load_config, schedule_curve, stage_config, warmup_steps
 from infimed_lib.train.__main__ import main
-from infimed_lib.train.data import global_batch, process_share
+from infimed_lib.train.data_order import global_batch, process_share
 
 PATHS = dict(output_dir="out", init_from="init", tokenizer_path="tok", data_path="data")
 

@@ -13,7 +13,7 @@ from PIL import Image
 from infimed_lib.common import atomic_write_jsonl
 from infimed_lib.data.images import image_to_data_url
 from infimed_lib.data.tokenizer import encode_sample, train_tokenizer
-from infimed_lib.train.config import TrainConfig
+from infimed_lib.train.train_config import TrainConfig
 
 WORDS = ["lesion", "left", "right", "lung", "liver", "small", "large", "ct", "mri", "x-ray",
          "yes", "no", "red", "blue", "circle", "square", "nodule", "normal", "tissue", "slide"]

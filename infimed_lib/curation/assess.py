@@ -17,10 +17,10 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..common import ParameterError, atomic_write_jsonl, require_path
-from .judges import Judge, JudgeError, RequestRejected, resolve_image_ref
-from .parse import parse_judgement
-from .rubric import apply_no_image_rule, load_prompt_template, prompt_hash, render_prompt
+from infimed_lib.common import ParameterError, atomic_write_jsonl, require_path
+from infimed_lib.curation.judges import Judge, JudgeError, RequestRejected, resolve_image_ref
+from infimed_lib.curation.parse import parse_judgement
+from infimed_lib.curation.rubric import apply_no_image_rule, load_prompt_template, prompt_hash, render_prompt
 
 MEDICAL_FAMILIES = ("medical_caption", "medical_instruction")
 # Statuses: "ok" (scores parsed), "parse_error" (the judge answered, unusably: asking again

@@ -76,7 +76,7 @@ def image_data_url(ref: str) -> str:
     URL, through the data package's encoder so every step sends images alike. Chapter 01."""
     if ref.startswith("data:"):
         return ref
-    from ..data.images import image_to_data_url
+    from infimed_lib.data.images import image_to_data_url
 
     return image_to_data_url(ref)
 
@@ -102,7 +102,7 @@ class TransformersJudge:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from ..common import ParameterError, require_path
+        from infimed_lib.common import ParameterError, require_path
 
         path = require_path("judge_model", model_path, kind="dir")
         if max_new_tokens < 1:

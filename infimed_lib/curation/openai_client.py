@@ -18,8 +18,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from ..common import ParameterError
-from .judges import JudgeError, JudgeReply, RequestRejected, image_data_url
+from infimed_lib.common import ParameterError
+from infimed_lib.curation.judges import JudgeError, JudgeReply, RequestRejected, image_data_url
 
 RETRY_STATUS = frozenset({408, 409, 425, 429}) | frozenset(range(500, 600))
 

@@ -9,7 +9,7 @@ import json
 import re
 from typing import Any
 
-from .rubric import SCORE_KEYS
+from infimed_lib.curation.rubric import SCORE_KEYS
 
 _THINK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
 _TRAILING_COMMA = re.compile(r",(\s*[}\]])")

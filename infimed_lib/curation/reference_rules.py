@@ -11,7 +11,7 @@ from typing import Any, Iterable, Mapping
 
 from infimed_lib.eval.extract import parse_response
 
-from .reference_lexicon import EXPECTED_ANSWER, FALSE_CLAIMS, MEDICAL_TERMS, ZH_TERMS
+from infimed_lib.curation.reference_lexicon import EXPECTED_ANSWER, FALSE_CLAIMS, MEDICAL_TERMS, ZH_TERMS
 
 WORD = re.compile(r"[A-Za-z][A-Za-z'&\-]*")
 CJK = re.compile(r"[\u4e00-\u9fff]")

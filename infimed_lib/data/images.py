@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .corpus_color import LESION_PATTERNS, TISSUES, draw_dermoscopy, draw_histopathology
-from .corpus_draw import to_uint8
-from .corpus_radiology import BODY_PARTS, RADIOLOGY_MODALITIES, draw_radiology
-from .corpus_scenes import draw_scene, scene_attrs
+from infimed_lib.data.corpus.corpus_color import LESION_PATTERNS, TISSUES, draw_dermoscopy, draw_histopathology
+from infimed_lib.data.corpus.corpus_draw import to_uint8
+from infimed_lib.data.corpus.corpus_radiology import BODY_PARTS, RADIOLOGY_MODALITIES, draw_radiology
+from infimed_lib.data.corpus.corpus_scenes import draw_scene, scene_attrs
 
 MEDICAL_MODALITIES = RADIOLOGY_MODALITIES + ("histopathology", "dermoscopy")
 SIDES, LEVELS, SIZES = ("left", "right"), ("upper", "lower"), ("small", "large")

@@ -184,13 +184,13 @@ def benchmark_items_to_samples(
 ) -> list[dict]:
     """Turn VQA items (e.g. a VQA set's training split) into single-turn samples (Chapter 01).
 
-    The user turn is the evaluation prompt of the item (``infimed_lib.eval.prompts.build_prompt``:
+    The user turn is the evaluation prompt of the item (``infimed_lib.data.benchmark_prompts.build_prompt``:
     MedEvalKit's layout, options listed for multiple choice, one ``<image>`` per image), so
     training asks questions exactly as the benchmarks will; ``prompt_fn`` replaces it (markers
     are prepended when the text it returns has none). The assistant turn is the gold answer (the
     option letter for multiple choice). Sample ids are ``<source>-<item id>``.
     """
-    from infimed_lib.eval.prompts import build_prompt, prompt_images
+    from infimed_lib.data.benchmark_prompts import build_prompt, prompt_images
 
     _check_naming(source, family, "vqa")
     samples = []

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from infimed_lib.eval.metrics import strip_punctuation
+from infimed_lib.eval.text_metrics import strip_punctuation
 
 __all__ = ["answer_tokens", "contains_phrase", "match_short_answer", "phrase_mentions", "question_alternatives",
            "read_yes_no"]

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from infimed_lib.common import ParameterError
-from infimed_lib.eval.metrics import normalize_answer
+from infimed_lib.eval.text_metrics import normalize_answer
 
 MAJORITY_DEFINITION = (
     "per benchmark, question type and language: always answer the most frequent gold answer "

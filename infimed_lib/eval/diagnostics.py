@@ -31,7 +31,7 @@ from infimed_lib.eval.attention_share import attention_share_by_checkpoint, atte
 from infimed_lib.eval.generate import (DEFAULT_MAX_NEW_TOKENS, Prompt, build_prompts, cpu_threads, iter_answers,
                                        resolve_max_new_tokens)
 from infimed_lib.eval.probes import FACETS, FEATURE_SETS, fit_probe, linear_probes, probe_features, probe_images
-from infimed_lib.eval.prompts import IMAGE_MARKER, build_prompt
+from infimed_lib.data.benchmark_prompts import IMAGE_MARKER, build_prompt
 from infimed_lib.eval.scoring import score_item
 from infimed_lib.eval.summary import CLOSED_TYPES
 
@@ -138,7 +138,7 @@ def caption_prompts(items: Sequence, captions: Mapping[tuple[str, str], str], to
                     reasoning: bool = False, template: str = CAPTION_TEMPLATE) -> list[Prompt]:
     """Prompts with the image marker replaced by ``template`` filled with the item's caption (Chapter 08).
 
-    The text is :func:`~infimed_lib.eval.prompts.build_prompt`'s, so layout and instruction are
+    The text is :func:`~infimed_lib.data.benchmark_prompts.build_prompt`'s, so layout and instruction are
     the benchmark's own; only the ``<image>`` marker becomes the caption line, and no image is
     attached. Every item needs exactly one image and a caption under ``(benchmark, id)``.
     """

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 from infimed_lib.common import ParameterError
 from infimed_lib.eval.answers import answer_tokens, contains_phrase, phrase_mentions
-from infimed_lib.eval.metrics import normalize_answer
+from infimed_lib.eval.text_metrics import normalize_answer
 
 _THINK_END = re.compile(r"</think\s*>", re.I)
 _BOXED = re.compile(r"(?<![A-Za-z])\\?boxed\s*\{")

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from infimed_lib.common import ParameterError
 from infimed_lib.data.benchmarks import QUESTION_TYPES
-from infimed_lib.eval.prompts import build_prompt, prompt_images
+from infimed_lib.data.benchmark_prompts import build_prompt, prompt_images
 
 # Answer lengths that fit every answer format of MedEvalKit's direct (non-reasoning) prompts:
 # a letter, yes/no, a short phrase; open answers get a sentence.
@@ -62,7 +62,7 @@ def _open_image(image: Any):
 
 def build_prompts(items: Sequence[Any], tokenizer, num_visual_tokens: int, reasoning: bool,
                   layout: str = "book") -> list[Prompt]:
-    """Benchmark prompts (``layout`` "book" or "medevalkit", see :mod:`~infimed_lib.eval.prompts`)
+    """Benchmark prompts (``layout`` "book" or "medevalkit", see :mod:`~infimed_lib.data.benchmark_prompts`)
     as chat token ids, one user turn each (Chapter 08)."""
     from infimed_lib.data.tokenizer import encode_prompt
 

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from infimed_lib.common import ParameterError, atomic_write_text
-from infimed_lib.data.corpus_questions import VALUES
+from infimed_lib.data.corpus.corpus_questions import VALUES
 
 # The option texts the miniature benchmarks use (modalities, body parts, tissues, places, sizes,
 # diagnoses), from the corpus's own question bank; a real run can pass its own with ``values``.

@@ -31,7 +31,7 @@ from infimed_lib.common import (ParameterError, atomic_write_json, atomic_write_
 from infimed_lib.data.benchmarks import BENCHMARKS, load_benchmark
 from infimed_lib.eval.generate import (DEFAULT_MAX_NEW_TOKENS, build_prompts, cpu_threads, iter_answers,
                                       resolve_max_new_tokens)
-from infimed_lib.eval.prompts import LAYOUTS
+from infimed_lib.data.benchmark_prompts import LAYOUTS
 from infimed_lib.eval.scoring import RULES, score_item
 from infimed_lib.eval.summary import records_under, summarize_records
 
@@ -45,7 +45,7 @@ class EvalConfig:
     ``model`` is ``"checkpoint"`` (generate with ``checkpoint_dir``) or ``"majority"`` (the
     majority-class baseline of :mod:`infimed_lib.eval.baselines`, no model at all). ``rules``
     names the rule set behind ``correct`` and the headline scores (both are always kept);
-    ``prompts`` the prompt layout ("book" or MedEvalKit's, see :mod:`~infimed_lib.eval.prompts`).
+    ``prompts`` the prompt layout ("book" or MedEvalKit's, see :mod:`~infimed_lib.data.benchmark_prompts`).
     """
 
     benchmarks: dict[str, str]
@@ -204,7 +204,7 @@ def _model_records(config, name, items, model, tokenizer, judge) -> list[dict]:
 
 def _majority_records(config, items) -> list[dict]:
     from infimed_lib.eval.baselines import majority_responses
-    from infimed_lib.eval.prompts import build_prompt
+    from infimed_lib.data.benchmark_prompts import build_prompt
 
     return [_record(item, build_prompt(item, config.reasoning, config.prompts), response, config.seed, None,
                     config.rules) for item, response in zip(items, majority_responses(items))]

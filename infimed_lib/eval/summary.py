@@ -159,7 +159,7 @@ def benchmark_overview(items: Mapping[str, Iterable[Any]]) -> pd.DataFrame:
 def example_prompts(items: Mapping[str, Iterable[Any]], reasoning: bool = False, layout: str = "book") -> pd.DataFrame:
     """The first prompt of each (benchmark, question type), as the model receives it (Chapter 08);
     ``layout="medevalkit"`` shows MedEvalKit's text instead of the book's."""
-    from infimed_lib.eval.prompts import build_prompt
+    from infimed_lib.data.benchmark_prompts import build_prompt
 
     rows, seen = [], set()
     for name, bench_items in items.items():

@@ -5,11 +5,11 @@ so ``AutoModelForImageTextToText.from_pretrained(<checkpoint>)`` loads our check
 """
 from transformers import AutoConfig, AutoModel, AutoModelForImageTextToText
 
-from .configuration import InfiMedConfig, patch_grid_side, pool_side
-from .loading import load_model, save_checkpoint
-from .modeling import InfiMedCausalLMOutput, InfiMedForConditionalGeneration, InfiMedProjector
-from .presets import PRESETS, ModelSpec, build_model, model_spec
-from .processing import ImageProcessor, preprocess_images
+from infimed_lib.model.configuration import InfiMedConfig, patch_grid_side, pool_side
+from infimed_lib.model.loading import load_model, save_checkpoint
+from infimed_lib.model.modeling import InfiMedCausalLMOutput, InfiMedForConditionalGeneration, InfiMedProjector
+from infimed_lib.model.presets import PRESETS, ModelSpec, build_model, model_spec
+from infimed_lib.model.processing import ImageProcessor, preprocess_images
 
 AutoConfig.register(InfiMedConfig.model_type, InfiMedConfig, exist_ok=True)
 AutoModel.register(InfiMedConfig, InfiMedForConditionalGeneration, exist_ok=True)

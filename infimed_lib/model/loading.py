@@ -13,10 +13,10 @@ from pathlib import Path
 
 from infimed_lib.common import ParameterError, require_path
 
-from .configuration import InfiMedConfig
-from .modeling import InfiMedForConditionalGeneration
-from .presets import ATTENTION, DTYPES
-from .processing import ImageProcessor
+from infimed_lib.model.configuration import InfiMedConfig
+from infimed_lib.model.modeling import InfiMedForConditionalGeneration
+from infimed_lib.model.presets import ATTENTION, DTYPES
+from infimed_lib.model.processing import ImageProcessor
 
 
 def load_model(path: str | os.PathLike, num_visual_tokens: int | None = None, dtype: str | None = None,

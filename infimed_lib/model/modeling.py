@@ -25,8 +25,8 @@ except ImportError as missing:  # seen on a GPU image with transformers 5.17: na
                       "modeling_utils.slice_logits_to_keep); install the pinned version from "
                       "requirements.txt (transformers==5.23.0)") from missing
 
-from . import attention
-from .configuration import InfiMedConfig, patch_grid_side, pool_side
+from infimed_lib.model import attention
+from infimed_lib.model.configuration import InfiMedConfig, patch_grid_side, pool_side
 
 
 @dataclass

@@ -14,8 +14,8 @@ from transformers import GenerationConfig, Qwen3ForCausalLM, SiglipVisionModel
 
 from infimed_lib.common import ParameterError, require_choice, require_path, require_type
 
-from .configuration import InfiMedConfig
-from .modeling import InfiMedForConditionalGeneration
+from infimed_lib.model.configuration import InfiMedConfig
+from infimed_lib.model.modeling import InfiMedForConditionalGeneration
 
 PRESETS = ("tiny", "infimed-1.7b", "infimed-4b")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}

@@ -21,8 +21,8 @@ from typing import Callable, Sequence
 import numpy as np
 from numba import njit
 
-from ._tree import tree_find, tree_new, tree_refresh, tree_set
-from .ffd import DEFAULT_CAPACITY, _append, assign_from_runs, check_lengths, ffd, max_bins_bound
+from infimed_lib.packing._tree import tree_find, tree_new, tree_refresh, tree_set
+from infimed_lib.packing.ffd import DEFAULT_CAPACITY, _append, assign_from_runs, check_lengths, ffd, max_bins_bound
 
 Lengths = Sequence[int] | np.ndarray
 

@@ -24,7 +24,7 @@ from numba import njit
 
 from infimed_lib.common import ParameterError
 
-from ._tree import tree_find, tree_find_after, tree_new, tree_refresh, tree_set
+from infimed_lib.packing._tree import tree_find, tree_find_after, tree_new, tree_refresh, tree_set
 
 DEFAULT_CAPACITY = 4096
 

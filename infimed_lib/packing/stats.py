@@ -16,8 +16,8 @@ import pandas as pd
 
 from infimed_lib.common import ParameterError
 
-from .algorithms import ALGORITHMS
-from .ffd import DEFAULT_CAPACITY, check_lengths, ffd
+from infimed_lib.packing.algorithms import ALGORITHMS
+from infimed_lib.packing.ffd import DEFAULT_CAPACITY, check_lengths, ffd
 
 
 def synthetic_lengths(n: int, median: float = 500.0, sigma: float = 1.0, capacity: int = DEFAULT_CAPACITY,

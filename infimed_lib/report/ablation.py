@@ -250,7 +250,7 @@ def run_extra_combination(stage3_config: str | Path, stage1_checkpoint: str | Pa
     finished run of the same configuration. Returns the ``StageResult``.
     """
     from infimed_lib.common import require_path
-    from infimed_lib.train.config import load_config
+    from infimed_lib.train.train_config import load_config
     from infimed_lib.train.stages import launch_stage
 
     require_path("stage3_config", stage3_config, "file")

@@ -113,7 +113,7 @@ def case_images(cases: pd.DataFrame, benchmark_paths: Mapping[str, str | Path]) 
     """The first image (in prompt order) of each case, read from its benchmark's files (Chapter 09)."""
     from infimed_lib.data.benchmarks import load_benchmark
     from infimed_lib.data.images import load_image
-    from infimed_lib.eval.prompts import prompt_images
+    from infimed_lib.data.benchmark_prompts import prompt_images
 
     images, cache = [], {}
     for _, row in cases.iterrows():

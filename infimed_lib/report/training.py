@@ -68,7 +68,7 @@ def stage_outcome(result, title: str):
 
     Chapters 04-07 show every stage the same way; returns ``(frame, drop, ax)``.
     """
-    from infimed_lib.train.metrics import load_metrics
+    from infimed_lib.train.metrics_log import load_metrics
 
     frame = load_metrics(result.metrics_path)
     ax = plot_training(frame, title)

@@ -22,8 +22,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="end after this many steps without a final model")
     args = parser.parse_args(argv)
     try:
-        from infimed_lib.rl.config import load_rl_config
-        from infimed_lib.rl.trainer import run_grpo
+        from infimed_lib.rl.grpo_config import load_rl_config
+        from infimed_lib.rl.grpo_trainer import run_grpo
 
         result = run_grpo(load_rl_config(args.config), resume=args.resume, stop_after_steps=args.stop_after_steps)
     except ParameterError as error:

@@ -17,7 +17,7 @@ import torch
 from infimed_lib.data.images import load_image
 from infimed_lib.data.tokenizer import encode_prompt
 from infimed_lib.eval.generate import left_pad, stop_token_ids
-from infimed_lib.eval.prompts import build_prompt, prompt_images
+from infimed_lib.data.benchmark_prompts import build_prompt, prompt_images
 
 
 @dataclass

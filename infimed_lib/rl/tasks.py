@@ -46,7 +46,7 @@ def _strip_instruction(lines: list[str]) -> list[str]:
 def _gold_letter(answer: str, options: dict[str, str]) -> str | None:
     """The gold letter: the answer itself when it is a letter (real training splits), else the
     letter of the one option whose text it names (the miniature answers with the text), or None."""
-    from infimed_lib.eval.metrics import normalize_answer
+    from infimed_lib.eval.text_metrics import normalize_answer
 
     if answer.strip() in options:
         return answer.strip()
@@ -101,7 +101,7 @@ def corpus_tasks(corpus_dir: str | Path, sources: Sequence[str] = tuple(MIRRORS)
     are parsed, so a few hundred questions cost no more than reading the file once). Image
     paths stay relative to ``corpus_dir``, the trainer's ``image_root``.
     """
-    from infimed_lib.train.data import JsonlRecords
+    from infimed_lib.train.data_order import JsonlRecords
 
     keep = load_keep_list(keep_list) if keep_list and Path(keep_list).exists() else None
     folder = require_path("corpus_dir", corpus_dir, "dir")
@@ -134,9 +134,9 @@ def drawn_tasks(per_source: int, seed: int, stream: int,
     task keeps its image (a PIL image) and, in ``meta``, the image's findings, the facet asked
     about, its true value and a plausible wrong answer: what a reasoning trace can state.
     """
-    from infimed_lib.data.corpus_medical import Context, qa_parts
-    from infimed_lib.data.corpus_questions import finding_text, truth
-    from infimed_lib.data.corpus_sources import build_sources
+    from infimed_lib.data.corpus.corpus_medical import Context, qa_parts
+    from infimed_lib.data.corpus.corpus_questions import finding_text, truth
+    from infimed_lib.data.corpus.corpus_sources import build_sources
 
     specs = {spec.name: (index, spec) for index, spec in enumerate(build_sources())}
     unknown = [s for s in sources if s not in MIRRORS]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from infimed_lib.rl import rollout as roll
-from infimed_lib.rl.config import RLConfig
+from infimed_lib.rl.grpo_config import RLConfig
 from infimed_lib.rl.objective import group_advantages, grpo_loss
 from infimed_lib.rl.rewards import rewards
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from infimed_lib.common import ParameterError
 from infimed_lib.data.benchmarks import BenchmarkItem
-from infimed_lib.eval.prompts import build_prompt
+from infimed_lib.data.benchmark_prompts import build_prompt
 
 # What each facet's true value says about the image: the one fact the question turns on.
 FACET_CLAUSES = {

@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from infimed_lib.common import ParameterError, dumps_json
-from infimed_lib.train.config import STAGES, load_config
+from infimed_lib.train.train_config import STAGES, load_config
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

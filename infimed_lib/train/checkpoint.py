@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from infimed_lib.common import atomic_write_json, read_json
-from infimed_lib.train.modeling import save_companions
+from infimed_lib.train.stage_model import save_companions
 
 STATE_FILE = "trainer_state.json"
 _NAME = re.compile(r"^step-(\d+)$")

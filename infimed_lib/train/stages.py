@@ -14,7 +14,7 @@ from pathlib import Path
 
 from infimed_lib.common import ParameterError, atomic_write_jsonl, require_choice, require_type, write_config
 from infimed_lib.data.mixtures import Mixture, MixtureSpec, build_mixture
-from infimed_lib.train.config import TrainConfig
+from infimed_lib.train.train_config import TrainConfig
 from infimed_lib.train.trainer import StageResult, load_result, run_stage
 
 LAUNCHERS = ("inprocess", "accelerate", "torchrun")

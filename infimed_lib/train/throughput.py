@@ -17,8 +17,8 @@ import torch
 
 from infimed_lib.train.batches import (Batch, build_batch, collate_padded, encode_for_training,
                                       load_batch_images)
-from infimed_lib.train.data import epoch_order
-from infimed_lib.train.modeling import pixel_function
+from infimed_lib.train.data_order import epoch_order
+from infimed_lib.train.stage_model import pixel_function
 from infimed_lib.train.steps import to_device, token_loss_sum
 
 

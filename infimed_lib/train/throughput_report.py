@@ -8,7 +8,7 @@ import torch
 from infimed_lib.data.tokenizer import load_tokenizer
 from infimed_lib.model import load_model
 from infimed_lib.packing import read_bins, read_manifest
-from infimed_lib.train.config import TrainConfig
+from infimed_lib.train.train_config import TrainConfig
 from infimed_lib.train.throughput import compare_packed_padded, compare_visual_tokens
 
 DEVICES = ("auto", "cpu", "cuda")

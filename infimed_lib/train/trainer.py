@@ -21,10 +21,10 @@ from infimed_lib.common import ParameterError, atomic_write_json, dumps_json, re
     write_config
 from infimed_lib.train import checkpoint as ckpt
 from infimed_lib.train.batches import build_batch
-from infimed_lib.train.config import TrainConfig
-from infimed_lib.train.data import global_batch, open_samples, open_shards, process_share
-from infimed_lib.train.metrics import METRICS_FILE, SUMMARY_FILE, MetricsLog, load_metrics, summarize
-from infimed_lib.train.modeling import load_stage_model, load_stage_tokenizer, pixel_function, \
+from infimed_lib.train.train_config import TrainConfig
+from infimed_lib.train.data_order import global_batch, open_samples, open_shards, process_share
+from infimed_lib.train.metrics_log import METRICS_FILE, SUMMARY_FILE, MetricsLog, load_metrics, summarize
+from infimed_lib.train.stage_model import load_stage_model, load_stage_tokenizer, pixel_function, \
     prepare_model_for_training, restore_inference_settings
 from infimed_lib.train.schedule import build_optimizer, build_scheduler
 from infimed_lib.train.steps import train_step

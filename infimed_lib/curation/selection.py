@@ -13,8 +13,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
 
-from ..common import ParameterError, atomic_write_json, read_json, require_path
-from .rubric import DIMENSIONS, IMAGING, OVERALL, SCORE_KEYS, SHORT_NAMES
+from infimed_lib.common import ParameterError, atomic_write_json, read_json, require_path
+from infimed_lib.curation.rubric import DIMENSIONS, IMAGING, OVERALL, SCORE_KEYS, SHORT_NAMES
 
 SCORE_COLUMNS: tuple[str, ...] = tuple(SHORT_NAMES[k] for k in SCORE_KEYS)
 IMAGING_COLUMN = SHORT_NAMES[IMAGING]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .corpus_draw import GRID_X, GRID_Y, SIZE, blob, ellipse, paint, smooth_noise, speckle
+from infimed_lib.data.corpus.corpus_draw import GRID_X, GRID_Y, SIZE, blob, ellipse, paint, smooth_noise, speckle
 
 TISSUES = ("colon", "liver", "lymph node")
 LESION_PATTERNS = ("regular", "irregular")

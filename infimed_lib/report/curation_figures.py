@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .report import OVERALL_COLUMN, SCORE_COLUMNS
+from infimed_lib.curation.selection import OVERALL_COLUMN, SCORE_COLUMNS
 
 _SCORE_COLOURS = ["#b2182b", "#ef8a62", "#f7f7f7", "#67a9cf", "#2166ac"]  # 1 (bad) .. 5 (good)
 _DECISION_COLOURS = {"keep": "#2166ac", "drop": "#b2182b", "undecided": "#888888"}

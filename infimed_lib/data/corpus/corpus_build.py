@@ -29,14 +29,14 @@ from tqdm.auto import tqdm
 from infimed_lib.common import (ParameterError, atomic_write_json, atomic_write_jsonl, file_sha256, read_json,
                                 require_type)
 
-from .benchmarks import BENCHMARKS, write_benchmark
-from .corpus_bench import BENCHMARK_COUNTS, build_benchmark, findings_rows
-from .corpus_medical import Context
-from .corpus_plan import scaled
-from .corpus_sources import build_sources
-from .defects import DEFECT_TYPES, apply_defect, assign_defects, defect_counts
-from .dicom_images import split_real_images
-from .images import png_bytes
+from infimed_lib.data.benchmarks import BENCHMARKS, write_benchmark
+from infimed_lib.data.corpus.corpus_bench import BENCHMARK_COUNTS, build_benchmark, findings_rows
+from infimed_lib.data.corpus.corpus_medical import Context
+from infimed_lib.data.corpus.corpus_plan import scaled
+from infimed_lib.data.corpus.corpus_sources import build_sources
+from infimed_lib.data.corpus.defects import DEFECT_TYPES, apply_defect, assign_defects, defect_counts
+from infimed_lib.data.corpus.dicom_images import split_real_images
+from infimed_lib.data.images import png_bytes
 
 # 2: multiple choice answered with the option's text, name-the-option instructions in the general
 # instruction source, and a findings.jsonl beside each benchmark (chapter 08's diagnostics only).

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .corpus_medical import draw, meta_for, qa_parts, swap_images
-from .corpus_plan import balanced, gold_letters, weighted
-from .corpus_questions import format_mc
-from .corpus_text import MODALITY_PHRASES, article, caption, finding, location, pick, subject
-from .defects import Draft, false_fact, perturb
+from infimed_lib.data.corpus.corpus_medical import draw, meta_for, qa_parts, swap_images
+from infimed_lib.data.corpus.corpus_plan import balanced, gold_letters, weighted
+from infimed_lib.data.corpus.corpus_questions import format_mc
+from infimed_lib.data.corpus.corpus_text import MODALITY_PHRASES, article, caption, finding, location, pick, subject
+from infimed_lib.data.corpus.defects import Draft, false_fact, perturb
 
 SENTENCES = {
     "modality": "This image was acquired with {v}.", "body_part": "The image shows the {v}.",

@@ -13,7 +13,7 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from .processing import preprocess_images
+from infimed_lib.model.processing import preprocess_images
 
 PARTS = {"vision_tower": "vision tower (SigLIP)", "projector": "projector (pool + MLP)",
          "language_model": "language model (Qwen3)"}
@@ -39,7 +39,7 @@ def example_image(path: str = "") -> Image.Image:
     if path:
         with Image.open(path) as image:
             return image.convert("RGB")
-    from infimed_lib.data.dicom_images import convert_dicom, dicom_path
+    from infimed_lib.data.corpus.dicom_images import convert_dicom, dicom_path
 
     return convert_dicom(dicom_path("pydicom/CT_small.dcm"), "pydicom")[0].image
 

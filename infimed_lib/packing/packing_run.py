@@ -16,11 +16,11 @@ from transformers import PreTrainedTokenizerBase
 
 from infimed_lib.common import ParameterError, require_choice
 
-from .ffd import bins_from_assignment, check_capacity, ffd
-from .lengths import TEMPLATES, multimodal_lengths
-from .overlong import OVERLONG_POLICIES, handle_overlong
-from .shards import write_shards
-from .stats import packing_stats
+from infimed_lib.packing.ffd import bins_from_assignment, check_capacity, ffd
+from infimed_lib.packing.lengths import TEMPLATES, multimodal_lengths
+from infimed_lib.packing.overlong import OVERLONG_POLICIES, handle_overlong
+from infimed_lib.packing.shards import write_shards
+from infimed_lib.packing.stats import packing_stats
 
 
 @dataclass

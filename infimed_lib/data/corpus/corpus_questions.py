@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .corpus_text import DIAGNOSES, MODALITY_PHRASES, ZH, article, location, pick, subject
+from infimed_lib.data.corpus.corpus_text import DIAGNOSES, MODALITY_PHRASES, ZH, article, location, pick, subject
 
 VALUES = {
     "modality": ("CT", "MRI", "X-ray", "histopathology", "dermoscopy", "ultrasound", "nuclear medicine"),

@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..common import ParameterError, require_choice, require_type
-from .judges import Judge, TransformersJudge
-from .openai_client import ChatClient, OpenAIJudge
-from .reference_judge import ReferenceJudge
-from .reference_rules import known_vocabulary
-from .report import Thresholds
+from infimed_lib.common import ParameterError, require_choice, require_type
+from infimed_lib.curation.judges import Judge, TransformersJudge
+from infimed_lib.curation.openai_client import ChatClient, OpenAIJudge
+from infimed_lib.curation.reference_judge import ReferenceJudge
+from infimed_lib.curation.reference_rules import known_vocabulary
+from infimed_lib.curation.selection import Thresholds
 
 JUDGE_KINDS = ("reference", "reference-text", "openai", "hf")
 

@@ -7,11 +7,11 @@ the kept ones low rates, so that curation has a real signal to find.
 """
 from __future__ import annotations
 
-from . import corpus_dialogue as dialogue
-from . import corpus_general as general
-from . import corpus_medical as medical
-from .corpus_plan import SourceSpec
-from .images import MEDICAL_MODALITIES
+from infimed_lib.data.corpus import corpus_dialogue as dialogue
+from infimed_lib.data.corpus import corpus_general as general
+from infimed_lib.data.corpus import corpus_medical as medical
+from infimed_lib.data.corpus.corpus_plan import SourceSpec
+from infimed_lib.data.images import MEDICAL_MODALITIES
 
 RADIOLOGY = ("CT", "MRI", "X-ray")
 KEPT_MIX = {"wrong_fact": 0.3, "garbled_language": 0.2, "ignores_question": 0.2, "image_mismatch": 0.2,

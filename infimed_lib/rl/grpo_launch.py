@@ -17,9 +17,9 @@ from pathlib import Path
 
 from infimed_lib.common import atomic_write_jsonl, read_jsonl, require_choice, require_path, \
     write_config
-from infimed_lib.rl.config import RLConfig, rl_config
+from infimed_lib.rl.grpo_config import RLConfig, rl_config
 from infimed_lib.rl.tasks import MIRRORS, corpus_tasks, drawn_tasks, write_tasks
-from infimed_lib.rl.trainer import RLResult, load_rl_result, run_grpo
+from infimed_lib.rl.grpo_trainer import RLResult, load_rl_result, run_grpo
 from infimed_lib.rl.warmup import warmup_samples
 from infimed_lib.train.stages import job_command
 
@@ -104,7 +104,7 @@ def warmup_config(paths: RLPaths, init_from: str, tokenizer_path: str, **setting
 
     Give ``image_root`` when the mixture's images are relative paths (``warmup_data``).
     """
-    from infimed_lib.train.config import config_from_dict
+    from infimed_lib.train.train_config import config_from_dict
 
     return config_from_dict({"stage": "warmup", "output_dir": str(paths.warmup), "init_from": init_from,
                              "tokenizer_path": tokenizer_path, "data_path": str(paths.warmup / "mixture.jsonl")},

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from .corpus_draw import SIZE
+from infimed_lib.data.corpus.corpus_draw import SIZE
 
 # DICOM Modality tag -> the modality name the corpus text uses. Tags absent here (SEG, RTDOSE,
 # OT = "other", SR, ...) are not images of a patient and are skipped.

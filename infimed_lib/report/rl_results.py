@@ -9,7 +9,7 @@ from importlib import resources
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from infimed_lib.train.metrics import load_metrics
+from infimed_lib.train.metrics_log import load_metrics
 
 PAPER_FILE = "infimed_rl_model_card.csv"
 CURVES = {"reward": "reward (mean over the step's answers)", "answer_tokens": "answer length (tokens)",
@@ -170,7 +170,7 @@ def yes_no_elsewhere(records: Sequence[dict]) -> float:
     alternatives) which a model answers with a plain yes or no: an answer that fits no option,
     learned from the many yes/no questions it was rewarded on (Chapter 10)."""
     from infimed_lib.eval.extract import parse_response
-    from infimed_lib.eval.metrics import normalize_answer
+    from infimed_lib.eval.text_metrics import normalize_answer
     from infimed_lib.eval.scoring import gold_yes_no
 
     others = [r for r in records if r["question_type"] != "yes_no" and gold_yes_no(str(r["gold"])) is None]

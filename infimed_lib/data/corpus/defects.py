@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-from .corpus_text import FALSE_FACTS, pick
+from infimed_lib.data.corpus.corpus_text import FALSE_FACTS, pick
 
 DEFECT_TYPES = ("wrong_fact", "garbled_language", "ignores_question", "image_mismatch", "missing_image")
 MARKER = "<image>"

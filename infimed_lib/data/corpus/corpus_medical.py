@@ -12,13 +12,13 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from .corpus_plan import balanced, gold_letters, grouped, weighted
-from .corpus_questions import (SUFFIX, QA, closed_question, facets, finding_question, format_mc, mc_answer,
+from infimed_lib.data.corpus.corpus_plan import balanced, gold_letters, grouped, weighted
+from infimed_lib.data.corpus.corpus_questions import (SUFFIX, QA, closed_question, facets, finding_question, format_mc, mc_answer,
                                multiple_choice, needs, open_question, yes_no)
-from .corpus_text import caption, pick
-from .defects import Draft, false_fact, perturb
-from .dicom_images import RealImage, augment
-from .images import MEDICAL_MODALITIES, medical_image
+from infimed_lib.data.corpus.corpus_text import caption, pick
+from infimed_lib.data.corpus.defects import Draft, false_fact, perturb
+from infimed_lib.data.corpus.dicom_images import RealImage, augment
+from infimed_lib.data.images import MEDICAL_MODALITIES, medical_image
 
 RADIOLOGY = ("CT", "MRI", "X-ray")
 # Facets each kind of image can be asked about, per question type; repeats weight the draw.
@@ -156,7 +156,7 @@ def qa_draft(rng: np.random.Generator, slot: dict, ctx: Context, p_formatted: fl
     `corpus_questions.format_mc` for why the miniature does not answer with the letter).
     """
     from infimed_lib.data.benchmarks import BenchmarkItem
-    from infimed_lib.eval.prompts import build_prompt
+    from infimed_lib.data.benchmark_prompts import build_prompt
 
     image, attrs, qa = qa_parts(rng, slot, ctx)
     formatted = rng.uniform() < p_formatted

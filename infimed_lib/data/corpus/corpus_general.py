@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .corpus_plan import balanced, gold_letters, grouped, weighted
-from .corpus_questions import LETTERS, mc_answer
-from .corpus_scenes import BACKGROUNDS, COLORS, POSITIONS, SHAPES
-from .corpus_text import count_word, pick, scene_caption
-from .defects import Draft
-from .images import general_image
+from infimed_lib.data.corpus.corpus_plan import balanced, gold_letters, grouped, weighted
+from infimed_lib.data.corpus.corpus_questions import LETTERS, mc_answer
+from infimed_lib.data.corpus.corpus_scenes import BACKGROUNDS, COLORS, POSITIONS, SHAPES
+from infimed_lib.data.corpus.corpus_text import count_word, pick, scene_caption
+from infimed_lib.data.corpus.defects import Draft
+from infimed_lib.data.images import general_image
 
 REFUSALS = ("Sorry, I can't help with that.", "I'm sorry, but I can't assist with that request.",
             "Sorry, I cannot answer this question.")
@@ -167,7 +167,7 @@ OPTION_WORDS = tuple(w for w in dict.fromkeys([*COLORS, *SHAPES, *BACKGROUNDS, *
 
 def _name_option(slot: dict, rng: np.random.Generator) -> tuple[str, str, str]:
     from infimed_lib.data.benchmarks import BenchmarkItem
-    from infimed_lib.eval.prompts import build_prompt
+    from infimed_lib.data.benchmark_prompts import build_prompt
 
     k, g = slot["n_options"], LETTERS.index(slot["gold"])
     texts = [OPTION_WORDS[i] for i in rng.permutation(len(OPTION_WORDS))[:k]]

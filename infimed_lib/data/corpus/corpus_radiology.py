@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .corpus_draw import GRID_X, GRID_Y, SIZE, arc_band, blob, ellipse, paint, rectangle, ring, smooth_noise, speckle
+from infimed_lib.data.corpus.corpus_draw import GRID_X, GRID_Y, SIZE, arc_band, blob, ellipse, paint, rectangle, ring, smooth_noise, speckle
 
 RADIOLOGY_MODALITIES = ("CT", "MRI", "X-ray")
 BODY_PARTS = ("head", "chest", "abdomen", "knee")

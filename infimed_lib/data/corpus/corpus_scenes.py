@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .corpus_draw import SIZE, ellipse, paint, polygon, rectangle, smooth_noise
+from infimed_lib.data.corpus.corpus_draw import SIZE, ellipse, paint, polygon, rectangle, smooth_noise
 
 SHAPES = ("circle", "square", "triangle")
 COLORS = {

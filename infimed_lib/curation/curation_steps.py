@@ -12,12 +12,12 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
-from ..common import atomic_write_json, atomic_write_text, require_path, write_config
-from .assess import assess, list_sources, sample_corpus, write_judgements
-from .config import CurationConfig, JudgeSpec, make_judge
-from .parse import reply_comments
-from .report import SCORE_COLUMNS
-from .rubric import load_prompt_template, prompt_hash
+from infimed_lib.common import atomic_write_json, atomic_write_text, require_path, write_config
+from infimed_lib.curation.assess import assess, list_sources, sample_corpus, write_judgements
+from infimed_lib.curation.curation_config import CurationConfig, JudgeSpec, make_judge
+from infimed_lib.curation.parse import reply_comments
+from infimed_lib.curation.selection import SCORE_COLUMNS
+from infimed_lib.curation.rubric import load_prompt_template, prompt_hash
 
 
 def prepare(config: CurationConfig) -> tuple[Path, str]:

@@ -23,14 +23,14 @@ from accelerate.utils import DistributedType
 from tqdm.auto import tqdm
 
 from infimed_lib.common import ParameterError, atomic_write_json, dumps_json, read_json, seed_everything, write_config
-from infimed_lib.rl.config import RLConfig
-from infimed_lib.rl.metrics import summarize_rl
+from infimed_lib.rl.grpo_config import RLConfig
+from infimed_lib.rl.grpo_summary import summarize_rl
 from infimed_lib.rl.tasks import read_tasks
 from infimed_lib.rl.update import StepContext, grpo_step
 from infimed_lib.train import checkpoint as ckpt
-from infimed_lib.train.data import global_batch
-from infimed_lib.train.metrics import METRICS_FILE, SUMMARY_FILE, MetricsLog, load_metrics
-from infimed_lib.train.modeling import load_stage_model, load_stage_tokenizer, prepare_model_for_training, \
+from infimed_lib.train.data_order import global_batch
+from infimed_lib.train.metrics_log import METRICS_FILE, SUMMARY_FILE, MetricsLog, load_metrics
+from infimed_lib.train.stage_model import load_stage_model, load_stage_tokenizer, prepare_model_for_training, \
     restore_inference_settings
 from infimed_lib.train.schedule import build_optimizer, build_scheduler
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .benchmarks import BenchmarkItem
-from .corpus_medical import RADIOLOGY, Context, qa_parts, vqa_source
-from .corpus_plan import balanced, gold_letters, weighted
-from .corpus_questions import VALUES, choice_question, finding_question, finding_text
-from .corpus_text import MODALITY_PHRASES, article, pick, subject
-from .images import MEDICAL_MODALITIES, medical_image
+from infimed_lib.data.benchmarks import BenchmarkItem
+from infimed_lib.data.corpus.corpus_medical import RADIOLOGY, Context, qa_parts, vqa_source
+from infimed_lib.data.corpus.corpus_plan import balanced, gold_letters, weighted
+from infimed_lib.data.corpus.corpus_questions import VALUES, choice_question, finding_question, finding_text
+from infimed_lib.data.corpus.corpus_text import MODALITY_PHRASES, article, pick, subject
+from infimed_lib.data.images import MEDICAL_MODALITIES, medical_image
 
 BENCHMARK_COUNTS = {"vqa-rad": 150, "slake": 150, "pathvqa": 120, "pmc-vqa": 120, "omnimedvqa": 150,
                     "medxpertqa-mm": 100, "mmmu-med": 100}

@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from PIL import Image
 
-from .configuration import patch_grid_side
+from infimed_lib.model.configuration import patch_grid_side
 
 
 def pool_bins(grid: int, side: int) -> list[tuple[int, int]]:
@@ -78,7 +78,7 @@ def plot_attention_layout(model, lengths: list[int], pad: int = 0, ax=None):
 
     import torch
 
-    from .attention import block_causal_mask, segment_ids
+    from infimed_lib.model.attention import block_causal_mask, segment_ids
 
     positions = torch.cat([torch.arange(n) for n in lengths] + [torch.arange(pad)])[None]
     mask = torch.cat([torch.ones(sum(lengths)), torch.zeros(pad)])[None].long()

@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .corpus_questions import LETTERS
+from infimed_lib.data.corpus.corpus_questions import LETTERS
 
 
 def balanced(rng: np.random.Generator, values, n: int) -> list:
@@ -63,7 +63,7 @@ class SourceSpec:
     """One mini source: its family and kind, its size at scale 1, its defects (Chapter 00).
 
     ``plan(rng, n)`` returns one slot (a dict of planned choices) per sample and
-    ``make(rng, slot, ctx)`` turns a slot into a :class:`~infimed_lib.data.defects.Draft`.
+    ``make(rng, slot, ctx)`` turns a slot into a :class:`~infimed_lib.data.corpus.defects.Draft`.
     """
 
     name: str

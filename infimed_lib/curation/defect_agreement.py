@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
-from ..common import ParameterError, read_jsonl, require_path
-from .report import OVERALL_COLUMN, SCORE_COLUMNS
+from infimed_lib.common import ParameterError, read_jsonl, require_path
+from infimed_lib.curation.selection import OVERALL_COLUMN, SCORE_COLUMNS
 
 
 def weighted_kappa(a: Sequence[int], b: Sequence[int], weights: str = "quadratic",
