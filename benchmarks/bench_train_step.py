@@ -20,7 +20,7 @@ import torch
 
 from infimed_lib.data.corpus.corpus_questions import open_question, yes_no
 from infimed_lib.data.images import MEDICAL_MODALITIES, medical_image
-from infimed_lib.data.tokenizer import train_tokenizer
+from infimed_lib.data.tokenizer import model_token_ids, train_tokenizer
 from infimed_lib.model import attention
 from infimed_lib.model.presets import build_model
 from infimed_lib.model.processing import preprocess_images
@@ -83,7 +83,7 @@ def main() -> None:
     texts = [turn["value"] for r in records for turn in r["conversations"]]
     with tempfile.TemporaryDirectory() as folder:
         tokenizer = train_tokenizer(texts * 50, vocab_size=2048, out_dir=folder)
-    model = build_model("tiny", tokenizer=tokenizer, seed=0, vocab_size=2048)
+    model = build_model("tiny", token_ids=model_token_ids(tokenizer), seed=0, vocab_size=2048)
     model.train()
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     # Short and long questions alternate, so every batch has right padding as in stage 2.

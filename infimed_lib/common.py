@@ -9,9 +9,10 @@ import hashlib
 import json
 import os
 import random
+import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 
 class ParameterError(ValueError):
@@ -107,6 +108,40 @@ def read_jsonl(path: str | os.PathLike) -> list[Any]:
 def write_config(config: Any, out_dir: str | os.PathLike, name: str = "config.json") -> Path:
     """Write a run's resolved config dataclass beside its outputs."""
     return atomic_write_json(Path(out_dir) / name, config)
+
+
+def config_from_mapping(cls: type, values: Mapping[str, Any], what: str, **overrides) -> Any:
+    """Config dataclass ``cls`` from ``values`` and ``overrides``, naming the first unknown key as a ``what``."""
+    values = {**values, **overrides}
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ParameterError(unknown[0], f"unknown {what} (known: {sorted(known)})")
+    return cls(**values)
+
+
+def read_config_json(path: str | os.PathLike) -> dict:
+    """A run's ``config.json`` as a dict, or a ParameterError saying why it is not one."""
+    try:
+        values = read_json(path)
+    except json.JSONDecodeError as error:
+        raise ParameterError("config", f"{path} is not valid JSON ({error.msg})") from None
+    if not isinstance(values, dict):
+        raise ParameterError("config", f"{path} must hold a JSON object")
+    return values
+
+
+def run_command(job: Callable[[], Any]) -> int:
+    """A command line's exit status: 2 with one ``error:`` line on a ParameterError, else 0, with
+    the run's ``summary`` printed as JSON (the ``python -m infimed_lib.train``/``.rl`` entry points)."""
+    try:
+        result = job()
+    except ParameterError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if result.summary:
+        print(dumps_json(result.summary), end="")
+    return 0
 
 
 def require_path(name: str, value: str | os.PathLike, kind: str = "any") -> Path:

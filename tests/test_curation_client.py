@@ -12,8 +12,8 @@ from PIL import Image
 
 from infimed_lib.common import ParameterError, read_jsonl
 from infimed_lib.curation.assess import JudgeRejectedError, JudgementCache, assess
-from infimed_lib.curation.judges import JudgeError, RequestRejected
-from infimed_lib.curation.openai_client import ChatClient, OpenAIJudge
+from infimed_lib.curation.openai_client import OpenAIJudge
+from infimed_lib.data.chat_client import ChatClient, JudgeError, RequestRejected
 
 GOOD_REPLY = json.dumps({k: {"score": 4, "comment": "ok"} for k in (
     "Medical Information Accuracy", "Language Clarity and Fluency", "Dialogue Completeness",

@@ -44,14 +44,14 @@ def _items() -> list[BenchmarkItem]:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    from infimed_lib.data.tokenizer import train_tokenizer
+    from infimed_lib.data.tokenizer import model_token_ids, train_tokenizer
     from infimed_lib.model import build_model
 
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("diag")
     texts = [" ".join(build_prompt(item) for item in _items()) + " yes no A B Image: CT scan of the chest."] * 20
     tokenizer = train_tokenizer(texts, vocab_size=300, out_dir=root / "tokenizer")
-    model = build_model("tiny", tokenizer=tokenizer, num_visual_tokens=TOKENS, seed=0).eval()
+    model = build_model("tiny", token_ids=model_token_ids(tokenizer), num_visual_tokens=TOKENS, seed=0).eval()
     return {"root": root, "tokenizer": tokenizer, "model": model}
 
 

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from infimed_lib.common import ParameterError
 from infimed_lib.eval.extract import extract_choice, parse_response
 from infimed_lib.eval.mmmu import item_seed, parse_multi_choice_response
-from infimed_lib.data.benchmark_prompts import build_prompt, instruction, prompt_images
+from infimed_lib.data.benchmark_prompts import build_prompt, prompt_images
+from infimed_lib.data.prompt_format import instruction
 from eval_items import make_item
 
 MODALITY = {"A": "CT scan", "B": "MRI", "C": "X-ray", "D": "Ultrasound"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from infimed_lib.common import ParameterError
-from infimed_lib.eval import JudgeRejected, make_judge, score_items
+from infimed_lib.eval import JudgeRejected, make_open_judge, score_items
 from eval_items import make_item
 from judge_server import REJECTION, ReasoningServer
 
@@ -15,7 +15,7 @@ OPEN = [make_item(id=f"q{i}", answer="left lung", question_type="open") for i in
 @pytest.mark.parametrize("rules", ["strict", "medevalkit"])
 def test_temperature_left_out_reaches_a_reasoning_model(rules):
     with ReasoningServer() as server:
-        judge = make_judge(server.url, "o3", api_key_env="", temperature=None, max_retries=0)
+        judge = make_open_judge(server.url, "o3", api_key_env="", temperature=None, max_retries=0)
         records = score_items(OPEN, ["the upper part of the left lung"] * 4, rules=rules, judge=judge)
     assert [r["verdict"] for r in records] == ["correct"] * 4 and [r["judge"] for r in records] == [True] * 4
     assert len(server.bodies) == 4 and all("temperature" not in body for body in server.bodies)
@@ -24,7 +24,7 @@ def test_temperature_left_out_reaches_a_reasoning_model(rules):
 
 def test_a_rejected_request_stops_the_run_once_with_the_servers_message():
     with ReasoningServer() as server:
-        judge = make_judge(server.url, "o3", api_key_env="", max_retries=3)  # temperature 0 is sent
+        judge = make_open_judge(server.url, "o3", api_key_env="", max_retries=3)  # temperature 0 is sent
         with pytest.raises(JudgeRejected, match="HTTP 400") as info:
             score_items(OPEN, ["left upper lung"] * 4, judge=judge)
         assert REJECTION[:40] in str(info.value) and "judge_temperature=None" in str(info.value)
@@ -36,6 +36,6 @@ def test_a_rejected_request_stops_the_run_once_with_the_servers_message():
 
 def test_judge_settings_are_checked():
     with pytest.raises(ParameterError, match="judge_temperature"):
-        make_judge("http://127.0.0.1:9/v1", "o3", api_key_env="", temperature=-1)
+        make_open_judge("http://127.0.0.1:9/v1", "o3", api_key_env="", temperature=-1)
     with pytest.raises(ParameterError, match="judge_temperature"):
-        make_judge("http://127.0.0.1:9/v1", "o3", api_key_env="", temperature="default")
+        make_open_judge("http://127.0.0.1:9/v1", "o3", api_key_env="", temperature="default")

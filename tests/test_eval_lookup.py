@@ -53,13 +53,13 @@ def test_bad_arguments_are_refused_naming_the_parameter(kwargs, field):
 
 
 def test_records_score_the_models_own_answers(tmp_path):
-    from infimed_lib.data.tokenizer import train_tokenizer
+    from infimed_lib.data.tokenizer import model_token_ids, train_tokenizer
     from infimed_lib.model import build_model
 
     items = lookup_items(12)
     text = " ".join(build_prompt(item) for item in items)
     tokenizer = train_tokenizer([text] * 20, vocab_size=300, out_dir=tmp_path / "tokenizer")
-    model = build_model("tiny", tokenizer=tokenizer, num_visual_tokens=16, seed=2).eval()
+    model = build_model("tiny", token_ids=model_token_ids(tokenizer), num_visual_tokens=16, seed=2).eval()
     records = lookup_records(model, tokenizer, items, max_new_tokens=3)
     assert list(records.columns) == ["layout", "options", "gold", "response", "extracted", "correct"]
     assert len(records) == 12 and records["gold"].tolist() == [item.answer for item in items]
@@ -87,7 +87,7 @@ def test_table_reports_accuracy_by_option_count_against_chance():
 
 
 def test_probe_runs_each_checkpoint_and_writes_every_record(tmp_path):
-    from infimed_lib.data.tokenizer import train_tokenizer
+    from infimed_lib.data.tokenizer import model_token_ids, train_tokenizer
     from infimed_lib.eval import lookup_probe
     from infimed_lib.model import build_model
 
@@ -95,7 +95,7 @@ def test_probe_runs_each_checkpoint_and_writes_every_record(tmp_path):
     tokenizer = train_tokenizer([" ".join(build_prompt(i) for i in items)] * 20, vocab_size=300,
                                 out_dir=tmp_path / "tokenizer")
     for seed in (1, 2):
-        build_model("tiny", tokenizer=tokenizer, num_visual_tokens=16, seed=seed).save_pretrained(tmp_path / f"m{seed}")
+        build_model("tiny", token_ids=model_token_ids(tokenizer), num_visual_tokens=16, seed=seed).save_pretrained(tmp_path / f"m{seed}")
     out = tmp_path / "probe" / "lookup.csv"
     results = lookup_probe({"one": str(tmp_path / "m1"), "two": str(tmp_path / "m2")}, str(tmp_path / "tokenizer"),
                            items, out, max_new_tokens=3, device="cpu", num_threads=1)

@@ -11,7 +11,7 @@ from PIL import Image
 from infimed_lib.common import ParameterError, read_json, read_jsonl
 from infimed_lib.data.benchmarks import BenchmarkItem, load_benchmark, write_benchmark
 from infimed_lib.eval import generate as gen
-from infimed_lib.eval import (LLMJudge, evaluate, evaluate_majority, majority_answers, make_judge,
+from infimed_lib.eval import (LLMJudge, evaluate, evaluate_majority, majority_answers, make_open_judge,
                               parse_judge_reply, score_item)
 from infimed_lib.eval.generate import build_prompts, left_pad, plan_batches, resolve_max_new_tokens
 
@@ -39,7 +39,7 @@ def _items():
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    from infimed_lib.data.tokenizer import train_tokenizer
+    from infimed_lib.data.tokenizer import model_token_ids, train_tokenizer
     from infimed_lib.model import build_model
 
     root = tmp_path_factory.mktemp("eval")
@@ -47,7 +47,7 @@ def world(tmp_path_factory):
     texts = ["Is there a lesion in region one? yes no. Which organ is shown? liver. Which modality was used?"
              " CT MRI X-ray ultrasound. Question: Options: Answer with the option's letter. left right"] * 30
     tokenizer = train_tokenizer(texts, vocab_size=320, out_dir=root / "tokenizer")
-    model = build_model("tiny", tokenizer=tokenizer, num_visual_tokens=TOKENS, seed=1)
+    model = build_model("tiny", token_ids=model_token_ids(tokenizer), num_visual_tokens=TOKENS, seed=1)
     model.save_pretrained(root / "checkpoint")
     return {"root": root, "paths": paths, "tokenizer": tokenizer, "model": model.eval()}
 
@@ -165,7 +165,7 @@ def test_a_judge_rejecting_the_request_fails_the_evaluation_once(world, tmp_path
 
     monkeypatch.setattr(gen, "generate_batch", lambda model, tokenizer, batch, max_new_tokens: ["liver"] * len(batch))
     with ReasoningServer() as server:
-        judge = make_judge(server.url, "o3", api_key_env="", max_concurrency=4)
+        judge = make_open_judge(server.url, "o3", api_key_env="", max_concurrency=4)
         with pytest.raises(JudgeRejected, match="rejected the request: HTTP 400"):
             _run(world, tmp_path / "r", judge=judge)
         assert 1 <= len(server.bodies) <= 4  # at most the requests already in flight, none after
@@ -237,8 +237,7 @@ class _FakeClient:
         self.replies, self.prompts = list(replies), []
 
     def chat(self, messages):
-        from infimed_lib.curation.openai_client import ChatResult
-        from infimed_lib.curation.judges import JudgeError
+        from infimed_lib.data.chat_client import ChatResult, JudgeError
 
         self.prompts.append(messages[0]["content"])
         reply = self.replies.pop(0)
@@ -253,7 +252,7 @@ def test_judge_replies_and_open_questions_only(world, tmp_path, monkeypatch):
     judge = LLMJudge(_FakeClient(["ok <judge>1</judge>", None, "<judge>0</judge>"]))
     assert [judge("Q?", "a", "b") for _ in range(3)] == [True, None, False]
     assert judge.stats() == {"judge_id": "openai:fake-judge", "calls": 3, "failures": 1}
-    assert "Reference answer: b" in judge.client.prompts[0] and make_judge("", "m") is None
+    assert "Reference answer: b" in judge.client.prompts[0] and make_open_judge("", "m") is None
     monkeypatch.setattr(gen, "generate_batch", lambda model, tok, batch, n: ["spleen"] * len(batch))
     calls = []
 

@@ -3,7 +3,7 @@ import pytest
 import torch
 from PIL import Image
 
-from infimed_lib.data.tokenizer import train_tokenizer
+from infimed_lib.data.tokenizer import model_token_ids, train_tokenizer
 from infimed_lib.model import build_model
 from infimed_lib.report.model_anatomy import example_inputs, parameter_table, shape_trace, token_count_table
 from infimed_lib.report.model_figures import pool_bins
@@ -16,7 +16,7 @@ SMALL_LLM = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num
 def parts():
     tok = train_tokenizer(["A CT scan of the chest.", "Is there a lesion? yes", "What modality?"] * 10,
                           vocab_size=320)
-    model = build_model("tiny", tokenizer=tok, text_config=SMALL_LLM)
+    model = build_model("tiny", token_ids=model_token_ids(tok), text_config=SMALL_LLM)
     return model, tok, [Image.new("RGB", (80, 60), (120, 30, 200))] * 2
 
 

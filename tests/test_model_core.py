@@ -10,6 +10,7 @@ from transformers import (AutoModelForImageTextToText, Qwen3Config, Qwen3ForCaus
 
 from infimed_lib.common import ParameterError
 from infimed_lib.model import InfiMedConfig, build_model, load_model, preprocess_images, save_checkpoint
+from infimed_lib.train.steps import token_loss_sum
 
 SMALL_LLM = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
                  num_key_value_heads=2, head_dim=16)
@@ -94,7 +95,7 @@ def test_vision_tower_is_frozen_and_stays_in_eval_mode(model):
     assert not any(p.requires_grad for p in model.vision_tower.parameters())
     model.zero_grad()
     ids = prompt(1, 144)
-    model(ids, torch.randn(1, 3, 54, 54), labels=ids).loss.backward()
+    token_loss_sum(model(ids, torch.randn(1, 3, 54, 54)).logits, ids).backward()
     assert all(p.grad is None for p in model.vision_tower.parameters())
     assert model.projector.linear_1.weight.grad is not None
     assert model.language_model.lm_head.weight.grad is not None
@@ -176,9 +177,10 @@ def test_checkpointing_and_bf16_switches_run_on_cpu():
     assert model.is_activation_checkpointing
     assert model.language_model.model.layers[0].gradient_checkpointing
     ids = prompt(1, 144)
-    out = model(ids, torch.randn(1, 3, 54, 54), labels=ids)
-    out.loss.backward()
-    assert out.logits.dtype == torch.bfloat16 and torch.isfinite(out.loss)
+    out = model(ids, torch.randn(1, 3, 54, 54))
+    loss = token_loss_sum(out.logits, ids)
+    loss.backward()
+    assert out.logits.dtype == torch.bfloat16 and torch.isfinite(loss)
     assert model.language_model.model.layers[0].mlp.up_proj.weight.grad is not None
     model.activation_checkpointing_disable()
     assert not model.is_activation_checkpointing

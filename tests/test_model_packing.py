@@ -1,9 +1,13 @@
-"""Packed and padded rows give the same per-sample logits, loss and gradients as single samples."""
+"""Packed and padded rows give the same per-sample logits, loss and gradients as single samples.
+
+The loss is the trainer's (`train.steps.token_loss_sum`, a sum over label tokens) on labels laid
+out as the trainer lays them out: each packed sample's first label ignored (`train.batches`)."""
 import pytest
 import torch
 
-from infimed_lib.data.tokenizer import IGNORE_INDEX, encode_sample, train_tokenizer
+from infimed_lib.data.tokenizer import IGNORE_INDEX, encode_sample, model_token_ids, train_tokenizer
 from infimed_lib.model import build_model
+from infimed_lib.train.steps import token_loss_sum
 
 TEXTS = ["A chest X-ray with a small nodule in the right upper lobe.", "Is there a fracture? no",
          "Histology slide stained with H&E showing dense nuclei.", "MRI of the brain, axial view."] * 10
@@ -38,7 +42,7 @@ def setup(tok):
 
 
 def make_model(tok, **overrides):
-    model = build_model("tiny", tokenizer=tok, seed=3, text_config=SMALL_LLM,
+    model = build_model("tiny", token_ids=model_token_ids(tok), seed=3, text_config=SMALL_LLM,
                         num_visual_tokens=16, **overrides)
     return model.train()
 
@@ -47,18 +51,23 @@ def encoded(tok, template, num_visual_tokens=16):
     return [encode_sample(tok, s, num_visual_tokens, template=template) for s in SAMPLES]
 
 
+def first_ignored(labels):
+    """A sample's labels as the trainer packs them: its first label never trained (`train.batches`)."""
+    return [IGNORE_INDEX] + list(labels[1:])
+
+
 def single_runs(model, encs, pixels, with_grads=True):
     """Per-sample logits, summed loss and summed-loss gradients, one sample at a time."""
     logits, losses, grads = [], [], None
     for enc, px in zip(encs, pixels):
         model.zero_grad()
         with torch.set_grad_enabled(with_grads):
-            out = model(torch.tensor([enc.input_ids]), px, labels=torch.tensor([enc.labels]),
-                        num_items_in_batch=1)  # a sum, so several samples add up
+            out = model(torch.tensor([enc.input_ids]), px)
+            loss = token_loss_sum(out.logits, torch.tensor([first_ignored(enc.labels)]))  # sums add up
         logits.append(out.logits[0].detach())
-        losses.append(out.loss.detach())
+        losses.append(loss.detach())
         if with_grads:
-            out.loss.backward()
+            loss.backward()
             step = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
             grads = step if grads is None else {n: grads[n] + g for n, g in step.items()}
     return logits, torch.stack(losses).sum(), grads
@@ -71,21 +80,21 @@ def test_packed_row_equals_samples_one_by_one(tok, setup, packed_attention):
     lengths = [len(e) for e in encs]
     pad = 5  # a packed bin is right-padded to its capacity
     ids = sum((e.input_ids for e in encs), []) + [tok.pad_token_id] * pad
-    labels = sum((e.labels for e in encs), []) + [IGNORE_INDEX] * pad
+    labels = sum((first_ignored(e.labels) for e in encs), []) + [IGNORE_INDEX] * pad
     positions = sum((list(range(n)) for n in lengths), []) + list(range(pad))
     mask = [1] * sum(lengths) + [0] * pad
     ref_logits, ref_loss, ref_grads = single_runs(model, encs, setup)
 
     model.zero_grad()
     out = model(torch.tensor([ids]), torch.cat(setup), position_ids=torch.tensor([positions]),
-                attention_mask=torch.tensor([mask]), labels=torch.tensor([labels]), num_items_in_batch=1)
-    out.loss.backward()
+                attention_mask=torch.tensor([mask]))
+    loss = token_loss_sum(out.logits, torch.tensor([labels]))
+    loss.backward()
     start = 0
     for n, ref in zip(lengths, ref_logits):
         torch.testing.assert_close(out.logits[0, start:start + n], ref, atol=2e-5, rtol=1e-4)
         start += n
-    torch.testing.assert_close(out.loss, ref_loss, atol=1e-4, rtol=1e-5)
-    assert int(out.num_loss_tokens) == sum(sum(l != IGNORE_INDEX for l in e.labels[1:]) for e in encs)
+    torch.testing.assert_close(loss, ref_loss, atol=1e-4, rtol=1e-5)
     for name, param in model.named_parameters():
         if param.grad is not None:
             torch.testing.assert_close(param.grad, ref_grads[name], atol=1e-5, rtol=1e-3, msg=name)
@@ -129,15 +138,16 @@ def test_padded_batch_equals_samples_one_by_one(tok, setup, side):
         rows.append(enc.input_ids + pad_ids if side == "right" else pad_ids + enc.input_ids)
         masks.append([1] * len(enc) + pad_mask if side == "right" else pad_mask + [1] * len(enc))
         pad_labels = [IGNORE_INDEX] * fill
-        labels.append(enc.labels + pad_labels if side == "right" else pad_labels + enc.labels)
+        own = first_ignored(enc.labels)
+        labels.append(own + pad_labels if side == "right" else pad_labels + own)
     with torch.no_grad():
-        out = model(torch.tensor(rows), torch.cat(setup), attention_mask=torch.tensor(masks),
-                    labels=torch.tensor(labels), num_items_in_batch=1)
+        out = model(torch.tensor(rows), torch.cat(setup), attention_mask=torch.tensor(masks))
+        loss = token_loss_sum(out.logits, torch.tensor(labels))
     ref_logits, ref_loss, _ = single_runs(model, encs, setup, with_grads=False)
     for row, enc, ref in zip(range(len(encs)), encs, ref_logits):
         got = out.logits[row, :len(enc)] if side == "right" else out.logits[row, width - len(enc):]
         torch.testing.assert_close(got, ref, atol=2e-5, rtol=1e-4)
-    torch.testing.assert_close(out.loss, ref_loss, atol=1e-4, rtol=1e-5)
+    torch.testing.assert_close(loss, ref_loss, atol=1e-4, rtol=1e-5)
 
 
 def test_right_padded_batch_needs_no_dense_mask_but_left_padded_and_packed_do(tok, setup, monkeypatch):

@@ -15,8 +15,8 @@ from infimed_lib.data.benchmarks import BenchmarkItem, write_benchmark
 from infimed_lib.report import load_paper_table
 from infimed_lib.report.ablation import (COMBINATIONS, ablation_side_by_side, ablation_table, effect_agreement,
                                          macro_standard_error, main_results_table, percent_row,
-                                         plot_ablation_comparison, plot_loss_comparison, run_extra_combination,
-                                         stage_effects)
+                                         plot_ablation_comparison, plot_loss_comparison, stage_effects)
+from infimed_lib.train.stages import run_extra_combination
 from infimed_lib.report.cases import case_images, case_table, kind_summary, load_predictions, pick_cases, plot_cases
 from infimed_lib.report.paper import BENCHMARK_TO_COLUMN
 

@@ -2,15 +2,18 @@
 save_pretrained folder, token-weighted loss independent of how the global batch is split, and
 continual pretraining on packed shards."""
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
-from infimed_lib.common import ParameterError
+from infimed_lib.common import ParameterError, write_config
 from infimed_lib.data.tokenizer import train_tokenizer
 from infimed_lib.model import load_model
-from infimed_lib.train import load_metrics, run_stage
+from infimed_lib.train import load_metrics, load_result, run_stage
 from infimed_lib.train.checkpoint import list_checkpoints
 
 from test_train_support import make_config, write_run_inputs
@@ -103,20 +106,31 @@ def test_continual_pretraining_on_packed_shards(tmp_path):
                   tokenizer=other_tokenizer)
 
 
+def run_in_own_process(config, tmp_path):
+    """A stage as a launched job runs it: its own process, through ``python -m infimed_lib.train``."""
+    path = write_config(config, tmp_path, name=f"{config.stage}-{config.mixed_precision}.json")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run([sys.executable, "-m", "infimed_lib.train", "--stage", config.stage, "--config", str(path)],
+                   check=True, env=env, capture_output=True)
+    return load_result(config.output_dir)
+
+
 def test_checkpointing_and_bf16_switches(tmp_path, inputs):
-    # bf16 first, so the process ends on the default precision for whoever runs next.
-    bf16 = run_stage(make_config(tmp_path / "c", inputs, max_steps=2, mixed_precision="bf16"))
+    # accelerate fixes the precision once per process, so the bf16 stage runs in its own.
+    bf16 = run_in_own_process(make_config(tmp_path / "c", inputs, max_steps=2, mixed_precision="bf16"), tmp_path)
     plain = run_stage(make_config(tmp_path / "a", inputs, max_steps=2))
     recomputed = run_stage(make_config(tmp_path / "b", inputs, max_steps=2, gradient_checkpointing="on"))
     losses = [load_metrics(r.metrics_path)["loss"].tolist() for r in (plain, recomputed, bf16)]
     assert losses[1] == pytest.approx(losses[0], rel=1e-6)  # recomputation changes memory, not math
     assert losses[2] == pytest.approx(losses[0], rel=1e-2) and bf16.summary["mixed_precision"] == "bf16"
+    with pytest.raises(ParameterError, match="'mixed_precision'.*once per process"):
+        run_stage(make_config(tmp_path / "d", inputs, max_steps=2, mixed_precision="bf16"))
 
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_gpu_run_uses_bf16_and_gradient_checkpointing(tmp_path, inputs):
-    result = run_stage(make_config(tmp_path, inputs, max_steps=2, mixed_precision="auto",
-                                   gradient_checkpointing="auto"))
+    result = run_in_own_process(make_config(tmp_path, inputs, max_steps=2, mixed_precision="auto",
+                                            gradient_checkpointing="auto"), tmp_path)
     assert result.summary["mixed_precision"] == "bf16"
     assert all(map(torch.isfinite, torch.tensor(load_metrics(result.metrics_path)["loss"].tolist())))

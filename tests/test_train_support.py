@@ -12,7 +12,7 @@ from PIL import Image
 
 from infimed_lib.common import atomic_write_jsonl
 from infimed_lib.data.images import image_to_data_url
-from infimed_lib.data.tokenizer import encode_sample, train_tokenizer
+from infimed_lib.data.tokenizer import encode_sample, model_token_ids, train_tokenizer
 from infimed_lib.train.train_config import TrainConfig
 
 WORDS = ["lesion", "left", "right", "lung", "liver", "small", "large", "ct", "mri", "x-ray",
@@ -85,7 +85,7 @@ def tiny_model(tokenizer, seed: int = 0):
     from infimed_lib.model import build_model
 
     # The tiny preset shrunk further (6x6 patches, 2 narrow layers) so that tests stay fast.
-    return build_model("tiny", tokenizer=tokenizer, seed=seed, num_visual_tokens=VISUAL,
+    return build_model("tiny", token_ids=model_token_ids(tokenizer), seed=seed, num_visual_tokens=VISUAL,
                        vision_config=dict(image_size=12, patch_size=2, hidden_size=16, intermediate_size=32),
                        text_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                                         num_attention_heads=2, num_key_value_heads=1, head_dim=16))

@@ -11,29 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Protocol, runtime_checkable
 
+from infimed_lib.data.chat_client import JudgeError, RequestRejected
 
-class JudgeError(RuntimeError):
-    """A judge could not produce a reply (network, server or model failure).
-
-    ``retryable`` tells a resumed assessment whether asking again may help. Chapter 01.
-    """
-
-    def __init__(self, message: str, retryable: bool = True, attempts: int = 1):
-        super().__init__(message)
-        self.retryable = retryable
-        self.attempts = attempts
-
-
-class RequestRejected(JudgeError):
-    """The server refused the request as such: a non-retryable HTTP 4xx (400 for a parameter the
-    model does not take, such as ``temperature`` for o3; 401, 403, 404). ``status`` is the HTTP
-    code; the message carries the server's own words. Asking again gets the same answer, so a
-    run stops on it instead of recording one error per sample. Chapters 01 and 08.
-    """
-
-    def __init__(self, message: str, status: int, attempts: int = 1):
-        super().__init__(message, retryable=False, attempts=attempts)
-        self.status = status
+__all__ = ["Judge", "JudgeError", "JudgeReply", "RequestRejected", "TransformersJudge", "image_data_url", "resolve_image_ref"]
 
 
 @dataclass(frozen=True)

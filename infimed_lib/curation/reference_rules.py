@@ -9,7 +9,7 @@ import re
 from collections import Counter
 from typing import Any, Iterable, Mapping
 
-from infimed_lib.eval.extract import parse_response
+from infimed_lib.data.prompt_format import instruction, parse_response
 
 from infimed_lib.curation.reference_lexicon import EXPECTED_ANSWER, FALSE_CLAIMS, MEDICAL_TERMS, ZH_TERMS
 
@@ -28,8 +28,10 @@ NOT_AFTER_ARTICLE = frozenset("a an the of in on at to for with and or but by fr
 # Two of these in a row ("with of", "of in") is not English either.
 PREPOSITIONS = frozenset("of in on at with by from".split())
 # Instructions appended to questions (MedEvalKit's prompt suffixes) are not part of the question.
-SUFFIXES = re.compile(r"(Please output 'yes' or 'no'.*$|Answer the question using a single word or phrase\.?|"
-                      r"Answer with the option's letter from the given choices directly\.?)", re.I | re.S)
+# The yes/no one is cut from its "'yes' or 'no'" to the end; the others with or without their full stop.
+SUFFIXES = re.compile("(" + re.escape(instruction("yes_no").split("(")[0]) + ".*$|"
+                      + "|".join(re.escape(instruction(kind).rstrip(".")) + r"\.?" for kind in ("closed", "multiple_choice"))
+                      + ")", re.I | re.S)
 
 
 def turns(sample: Mapping[str, Any]) -> list[tuple[str, str]]:

@@ -28,38 +28,10 @@ import re
 from typing import Any
 
 from infimed_lib.common import ParameterError
+from infimed_lib.data.prompt_format import IMAGE_MARKER, instruction
 
-IMAGE_MARKER = "<image>"
 LAYOUTS = ("book", "medevalkit")
 _MMMU_REF = re.compile(r"<image\s*(\d+)>")
-
-_INSTRUCTIONS = {
-    ("multiple_choice", "en", False): "Answer with the option's letter from the given choices directly.",
-    ("multiple_choice", "en", True): 'Answer with the option\'s letter from the given choices and put the letter in one "\\boxed{}".',
-    ("yes_no", "en", False): "Please output 'yes' or 'no'(no extra output).",
-    ("yes_no", "en", True): 'Please output "yes" or "no" and put the answer in one "\\boxed{}".',
-    ("closed", "en", False): "Answer the question using a single word or phrase.",
-    ("closed", "en", True): 'Answer the question using a single word or phrase and put the answer in one "\\boxed{}".',
-    ("open", "en", False): "Please answer the question concisely.",
-    ("open", "en", True): 'Please answer the question concisely and put the answer in one "\\boxed{}".',
-    ("multiple_choice", "zh", False): "请直接使用给定选项中的选项字母来回答该问题。",
-    ("multiple_choice", "zh", True): '请直接使用给定选项中的选项字母来回答该问题,并将答案包裹在"\\boxed{}"里',
-    ("yes_no", "zh", False): "请输出'是'或'否'(不要有任何其它输出)。",
-    ("yes_no", "zh", True): "请输出'是'或'否'，并将答案放在一个'\\boxed{}'中。",
-    ("closed", "zh", False): "请用一个单词或者短语回答该问题。",
-    ("closed", "zh", True): "请用一个单词或者短语回答该问题，并将答案放在一个'\\boxed{}'中。",
-    ("open", "zh", False): "请简要回答该问题。",
-    ("open", "zh", True): "请简要回答该问题，并将答案放在一个'\\boxed{}'中。",
-}
-
-
-def instruction(question_type: str, lang: str = "en", reasoning: bool = False) -> str:
-    """MedEvalKit's answer instruction for one question type (Chapter 08)."""
-    key = (question_type, "zh" if lang == "zh" else "en", bool(reasoning))
-    if key not in _INSTRUCTIONS:
-        raise ParameterError("question_type", f"{question_type!r} is not one of multiple_choice, yes_no, closed, open")
-    return _INSTRUCTIONS[key]
-
 
 def options_in_question(question: str, options: dict[str, str]) -> bool:
     """True when the question text already lists every option, letter and text (Chapter 08).
@@ -121,7 +93,8 @@ def _place_images(text: str, n_images: int, item_id: str) -> tuple[str, list[int
 
 
 def _medevalkit_choices(item: Any) -> tuple[str, list[str]]:
-    from infimed_lib.data.benchmark_formats import medxpert_published_question, pmc_published
+    from infimed_lib.data.benchmark_exam_formats import medxpert_published_question
+    from infimed_lib.data.benchmark_vqa_formats import pmc_published
 
     if item.benchmark == "pmc-vqa":
         published = pmc_published(item)

@@ -36,7 +36,7 @@ from typing import Iterable
 import yaml
 
 from infimed_lib.common import ParameterError, atomic_write_bytes, atomic_write_json, atomic_write_jsonl, require_path
-from infimed_lib.data.benchmark_formats import SPLITS
+from infimed_lib.data.benchmarks import SPLITS
 from infimed_lib.data.benchmarks import BENCHMARKS, load_benchmark
 from infimed_lib.data.loaders import FAMILIES, KINDS, benchmark_items_to_samples, iter_llava_json
 

@@ -15,12 +15,12 @@ from typing import Any, Callable, Iterable
 
 from infimed_lib.common import ParameterError, iter_jsonl, require_choice, require_path, require_type
 from infimed_lib.data.benchmarks import BenchmarkItem, image_bytes
+from infimed_lib.data.prompt_format import IMAGE_MARKER
 
 FAMILIES: tuple[str, ...] = (
     "general_caption", "general_interleaved", "general_instruction", "medical_caption", "medical_instruction",
 )
 KINDS: tuple[str, ...] = ("caption", "interleaved", "instruction", "vqa", "dialogue")
-IMAGE_MARKER = "<image>"
 
 # ShareGPT-style files name the roles user/assistant; the schema keeps LLaVA's human/gpt.
 _ROLES = {"human": "human", "user": "human", "gpt": "gpt", "assistant": "gpt"}

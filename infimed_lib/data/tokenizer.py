@@ -17,7 +17,8 @@ from typing import Iterable, Sequence
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
-IMAGE_MARKER = "<image>"
+from infimed_lib.data.prompt_format import IMAGE_MARKER
+
 IMAGE_TOKEN = "<|image_pad|>"
 IM_START, IM_END, END_OF_TEXT = "<|im_start|>", "<|im_end|>", "<|endoftext|>"
 SPECIAL_TOKENS = [END_OF_TEXT, IM_START, IM_END, IMAGE_TOKEN]
@@ -108,6 +109,13 @@ def load_tokenizer(path: str | Path) -> PreTrainedTokenizerBase:
 
 def image_token_id(tokenizer: PreTrainedTokenizerBase) -> int:
     return tokenizer.convert_tokens_to_ids(IMAGE_TOKEN)
+
+
+def model_token_ids(tokenizer: PreTrainedTokenizerBase) -> dict[str, int]:
+    """What ``model.build_model`` needs from the tokenizer: padding, end-of-turn (stops generation)
+    and image placeholder ids, and the vocabulary size. Chapter 03."""
+    return {"pad": tokenizer.pad_token_id, "eos": tokenizer.convert_tokens_to_ids(IM_END),
+            "image": image_token_id(tokenizer), "vocab_size": len(tokenizer)}
 
 
 class _Builder:

@@ -16,7 +16,7 @@ from infimed_lib.eval.diagnostics import (attention_share_by_checkpoint, benchma
                                           closed_items, diagnostic_headline, image_attention_share, image_swap_test, linear_probes, oracle_caption_test,
                                           probe_images, swap_pairs)
 from infimed_lib.eval.extract import extract_choice, parse_response
-from infimed_lib.eval.judge import JudgeRejected, LLMJudge, make_judge, parse_judge_reply
+from infimed_lib.eval.judge import JudgeRejected, LLMJudge, make_open_judge, parse_judge_reply
 from infimed_lib.eval.lookup import (chance_level, lookup_headline, lookup_items, lookup_probe, lookup_records,
                                      lookup_table)
 from infimed_lib.data.benchmark_prompts import LAYOUTS, build_prompt, medevalkit_text, prompt_images
@@ -24,7 +24,7 @@ from infimed_lib.eval.run import (EvalConfig, EvalResult, benchmark_folders, eva
                                   load_for_eval, load_scores)
 from infimed_lib.eval.scoring import RULES, score_item, score_items
 from infimed_lib.eval.summary import (CLOSED_TYPES, benchmark_overview, breakdown_table, compare_breakdown,
-                                      example_prompts, open_metrics_table, plot_scores, records_under, rules_table,
+                                      example_prompts, open_metrics_table, records_under, rules_table,
                                       scores_table, scores_under, summarize_records, unanswered_share)
 from infimed_lib.eval.uncertainty import Interval, closed_verdicts, macro_interval, margin_interval
 
@@ -35,8 +35,8 @@ __all__ = [
     "closed_items", "diagnostic_headline", "image_attention_share", "image_swap_test", "linear_probes", "oracle_caption_test", "probe_images", "swap_pairs", "chance_level", "load_for_eval", "lookup_headline", "lookup_items", "lookup_probe",
     "lookup_records", "lookup_table", "EvalResult", "Interval", "LLMJudge", "MAJORITY_DEFINITION", "aggregate", "benchmark_overview",
     "benchmark_folders", "breakdown_table", "build_prompt", "closed_verdicts", "compare_breakdown", "eval_name", "evaluate", "evaluate_majority", "example_prompts",
-    "extract_choice", "load_scores", "macro_interval", "majority_answers", "majority_responses", "make_judge",
+    "extract_choice", "load_scores", "macro_interval", "majority_answers", "majority_responses", "make_open_judge",
     "margin_interval", "open_metrics_table",
-    "parse_judge_reply", "parse_response", "plot_scores", "prompt_images", "score_item", "score_items",
+    "parse_judge_reply", "parse_response", "prompt_images", "score_item", "score_items",
     "scores_table", "summarize_records", "unanswered_share",
 ]

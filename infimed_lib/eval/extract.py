@@ -11,21 +11,12 @@ import re
 from collections.abc import Mapping
 
 from infimed_lib.common import ParameterError
+from infimed_lib.data.prompt_format import explicit_segment, parse_response
 from infimed_lib.eval.answers import answer_tokens, contains_phrase, phrase_mentions
 from infimed_lib.eval.text_metrics import normalize_answer
 
-_THINK_END = re.compile(r"</think\s*>", re.I)
-_BOXED = re.compile(r"(?<![A-Za-z])\\?boxed\s*\{")
-_ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.I | re.S)
-# MedEvalKit's markers ("answer is", "answer:", "**answer**:", "final answer", "答案:") as one
-# pattern, so that the *last* marker in the text wins, whichever of them it is.
-_MARKER = re.compile(
-    r"\*{0,2}\b(?:(?:final|simple|short|correct|my)\s+)?answer\s*\*{0,2}\s*(?:is\b\s*:?|[:：])\s*\*{0,2}"
-    r"|\bfinal\s+answer\b\s*\*{0,2}"
-    r"|答案\s*(?:是|为|[:：])"
-    r"|(?:选择|选项|选)\s*[:：]?",
-    re.I,
-)
+__all__ = ["extract_choice", "parse_response"]
+
 _LATEX_WRAP = re.compile(r"\\(?:text|mathrm|textbf|mathbf|mbox)\s*\{([^{}]*)\}")
 # Words after which a letter lists alternatives instead of choosing one ("A or B").
 _CONNECTOR = re.compile(r"\s*(?:[,/&]|(?i:\bor\b|\band\b|\bnor\b|\bvs\b\.?|\bversus\b))\s*(?:\(\s*([A-Za-z])|([A-Z])\b)")
@@ -38,54 +29,6 @@ _LETTER_VERBS = {
 _NEGATION = re.compile(r"\b(?:not|n't|excluding|except|rule\s+out|ruling\s+out)\s+(?:option\s+|choice\s+)?\(?\s*$", re.I)
 
 _AMBIGUOUS = "ambiguous"
-
-
-def _strip_think(text: str) -> str:
-    """Keep what follows the last ``</think>``: the reasoning before it is not a commitment."""
-    parts = _THINK_END.split(text)
-    return parts[-1] if len(parts) > 1 and parts[-1].strip() else text
-
-
-def _last_boxed(text: str) -> str | None:
-    """Content of the last ``\\boxed{...}``, braces balanced (LaTeX answers nest them)."""
-    starts = [m.end() for m in _BOXED.finditer(text)]
-    for start in reversed(starts):
-        depth = 1
-        for pos in range(start, len(text)):
-            depth += {"{": 1, "}": -1}.get(text[pos], 0)
-            if depth == 0:
-                return text[start:pos]
-    return None
-
-
-def _explicit_segment(response: str, markers: bool = True) -> tuple[str, bool]:
-    text = _strip_think(response)
-    explicit = False
-    boxed = _last_boxed(text)
-    tags = _ANSWER_TAG.findall(text)
-    if boxed is not None:
-        text, explicit = boxed, True
-    elif tags:
-        text, explicit = tags[-1], True
-    found = list(_MARKER.finditer(text)) if markers else []
-    if found and text[found[-1].end():].strip():
-        text, explicit = text[found[-1].end():], True
-    return text.strip(), explicit
-
-
-def parse_response(response: str, markers: bool = True) -> str:
-    """The part of ``response`` that states the answer (Chapter 08), as MedEvalKit's rule.
-
-    In order: drop a ``<think>...</think>`` preamble; take the last ``\\boxed{...}`` content,
-    else the last ``<answer>...</answer>`` content, else the whole text; then keep what
-    follows the last answer marker ("answer is", "Answer:", "**Answer:**", "Final answer",
-    "答案:" ...). Unlike MedEvalKit the case is kept (so "A" and "a" stay distinct) and the
-    last marker wins rather than the last in a fixed marker list. ``markers=False`` stops
-    after the box/tag step (the MMMU parser wants the rest of the sentence).
-    """
-    if not isinstance(response, str):
-        raise ParameterError("response", f"expected str, got {type(response).__name__}")
-    return _explicit_segment(response, markers)[0]
 
 
 def _clean(segment: str) -> str:
@@ -234,7 +177,7 @@ def extract_choice(response: str, options: Mapping[str, str]) -> str | None:
     if not isinstance(response, str):
         raise ParameterError("response", f"expected str, got {type(response).__name__}")
     options = _check_options(options)
-    segment, explicit = _explicit_segment(response)
+    segment, explicit = explicit_segment(response)
     segment = _without_option_list(segment, options)
     if segment is None:
         return None

@@ -5,7 +5,8 @@ when a judge endpoint is configured; closed questions always keep their rule-bas
 The judge sees the question, the reference answer and the model's answer and replies
 ``<judge>1</judge>`` (correct) or ``<judge>0</judge>``, as MedEvalKit asks its judge to.
 The HTTP work (retries, backoff, the API key read from an environment variable) is the
-curation chapter's :class:`~infimed_lib.curation.openai_client.ChatClient`.
+data package's :class:`~infimed_lib.data.chat_client.ChatClient`, which chapter 01's quality judge
+also uses.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import re
 import threading
 
 from infimed_lib.common import ParameterError
+from infimed_lib.data.chat_client import ChatClient, JudgeError, RequestRejected
 
 JUDGE_PROMPT = """You grade answers to medical visual question answering.
 Decide whether the model's answer means the same as the reference answer for this question.
@@ -62,8 +64,6 @@ class LLMJudge:
         self._lock = threading.Lock()
 
     def __call__(self, question: str, answer: str, gold: str) -> bool | None:
-        from infimed_lib.curation.judges import JudgeError, RequestRejected
-
         if self.rejected is not None:
             raise self.rejected
         prompt = JUDGE_PROMPT.format(question=question.strip(), gold=str(gold).strip(), answer=answer.strip())
@@ -88,20 +88,18 @@ class LLMJudge:
         return {"judge_id": self.judge_id, "calls": self.calls, "failures": self.failures}
 
 
-def make_judge(base_url: str, model: str, api_key_env: str = "OPENAI_API_KEY", temperature: float | None = 0.0,
+def make_open_judge(base_url: str, model: str, api_key_env: str = "OPENAI_API_KEY", temperature: float | None = 0.0,
                **client_options) -> LLMJudge | None:
     """The open-question judge for the notebooks' ``judge_*`` parameters; None when ``base_url`` is "" (Chapter 08).
 
     The key is read from the environment variable named ``api_key_env`` (never a parameter:
     papermill writes parameters into the executed notebook); "" sends no key (local servers).
     ``temperature=None`` leaves the field out of the request, as reasoning models (o1, o3)
-    require; other ``client_options`` go to :class:`~infimed_lib.curation.openai_client.ChatClient`.
+    require; other ``client_options`` go to :class:`~infimed_lib.data.chat_client.ChatClient`.
     """
     if not isinstance(base_url, str):
         raise ParameterError("judge_base_url", f"expected a URL string or \"\", got {base_url!r}")
     if base_url == "":
         return None
-    from infimed_lib.curation.openai_client import ChatClient
-
     client = ChatClient(base_url, model, api_key_env=api_key_env or None, temperature=temperature, **client_options)
     return LLMJudge(client, judge_id=f"openai:{model}@{base_url}")

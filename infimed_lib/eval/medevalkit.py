@@ -70,7 +70,7 @@ import difflib
 from collections.abc import Sequence
 from typing import Any
 
-from infimed_lib.data.benchmark_formats import pmc_published
+from infimed_lib.data.benchmark_vqa_formats import pmc_published
 from infimed_lib.eval.mmmu import item_seed, normalize_open, parse_multi_choice_response
 
 __all__ = ["boxed_content", "judge_close_end", "judge_judgement", "judge_multi_choice", "medevalkit_record",

@@ -259,7 +259,7 @@ def evaluate(checkpoint_dir: str | Path, tokenizer_dir: str | Path, benchmarks: 
 
     ``benchmarks`` maps registry names to their published files; ``max_new_tokens`` is one
     budget or one per question type; ``reasoning`` uses the ``\\boxed{}`` prompts; ``judge``
-    (e.g. :func:`~infimed_lib.eval.judge.make_judge`) decides open questions; ``num_threads``
+    (e.g. :func:`~infimed_lib.eval.judge.make_open_judge`) decides open questions; ``num_threads``
     sets PyTorch's CPU threads while generating (0: unchanged); ``rules`` picks the rule set of
     the headline scores (``scores["rule_sets"]`` has both; quote "medevalkit" beside the paper's
     Table 2); ``prompts="medevalkit"`` generates with MedEvalKit's prompt text. Writes the layout

@@ -171,24 +171,6 @@ def example_prompts(items: Mapping[str, Iterable[Any]], reasoning: bool = False,
     return pd.DataFrame(rows, columns=["benchmark", "question_type", "prompt", "gold"])
 
 
-def plot_scores(table: pd.DataFrame, title: str, ax=None):
-    """Grouped bars: one group per benchmark (and ``Avg.``), one bar per model row (Chapter 08)."""
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    ax = ax or plt.subplots(figsize=(10, 4))[1]
-    x = np.arange(len(table.columns))
-    width = 0.8 / max(1, len(table))
-    for k, (model, row) in enumerate(table.iterrows()):
-        ax.bar(x + (k - (len(table) - 1) / 2) * width, row.to_numpy(dtype=float), width, label=str(model))
-    ax.set_xticks(x, table.columns, rotation=30, ha="right")
-    ax.set_ylabel("accuracy (%)")
-    ax.set_title(title)
-    ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8)
-    return ax
-
-
 def compare_breakdown(models: Mapping[str, Mapping[str, Any]], by: str = "question_type") -> pd.DataFrame:
     """Accuracy (%) per ``(benchmark, <by>)`` for several models side by side, plus ``n`` (Chapter 08)."""
     if not models:

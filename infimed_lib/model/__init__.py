@@ -7,7 +7,7 @@ from transformers import AutoConfig, AutoModel, AutoModelForImageTextToText
 
 from infimed_lib.model.configuration import InfiMedConfig, patch_grid_side, pool_side
 from infimed_lib.model.loading import load_model, save_checkpoint
-from infimed_lib.model.modeling import InfiMedCausalLMOutput, InfiMedForConditionalGeneration, InfiMedProjector
+from infimed_lib.model.modeling import InfiMedForConditionalGeneration, InfiMedProjector
 from infimed_lib.model.presets import PRESETS, ModelSpec, build_model, model_spec
 from infimed_lib.model.processing import ImageProcessor, preprocess_images
 
@@ -16,7 +16,7 @@ AutoModel.register(InfiMedConfig, InfiMedForConditionalGeneration, exist_ok=True
 AutoModelForImageTextToText.register(InfiMedConfig, InfiMedForConditionalGeneration, exist_ok=True)
 
 __all__ = [
-    "ImageProcessor", "InfiMedCausalLMOutput", "InfiMedConfig", "InfiMedForConditionalGeneration",
+    "ImageProcessor", "InfiMedConfig", "InfiMedForConditionalGeneration",
     "InfiMedProjector", "ModelSpec", "PRESETS", "build_model", "load_model", "model_spec",
     "patch_grid_side", "pool_side", "preprocess_images", "save_checkpoint",
 ]

@@ -22,9 +22,6 @@ from __future__ import annotations
 import torch
 from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, and_masks, causal_mask_function
 
-IGNORE_INDEX = -100
-
-
 def positions_from_attention_mask(attention_mask: torch.Tensor | None, shape: torch.Size,
                                   device: torch.device) -> torch.Tensor:
     """Positions 0, 1, ... over the real tokens of each row; pads get 0, as `generate` does. Chapter 04."""
@@ -110,26 +107,9 @@ def segment_positions(segments: torch.Tensor) -> torch.Tensor:
     return index - start_index
 
 
-def mask_segment_starts(labels: torch.Tensor, segments: torch.Tensor) -> torch.Tensor:
-    """Ignore the label of each segment's first token. Chapter 04.
-
-    The causal-LM loss shifts labels by one, so without this the last token of one packed sample
-    would be trained to predict the first token of the next: a target that does not exist when the
-    samples run one by one.
-    """
-    return labels.masked_fill(segment_starts(segments), IGNORE_INDEX)
-
-
 def flatten_for_varlen(inputs_embeds: torch.Tensor, segments: torch.Tensor):
     """One row holding the whole batch, positions restarting per segment (flash varlen). Chapter 04."""
     batch, length, width = inputs_embeds.shape
     offsets = (segments[:, -1:] + 1).cumsum(0) - (segments[:, -1:] + 1)
     flat_segments = (segments + offsets).reshape(1, batch * length)
     return inputs_embeds.reshape(1, batch * length, width), segment_positions(flat_segments)
-
-
-def count_loss_tokens(labels: torch.Tensor | None) -> torch.Tensor | None:
-    """Number of tokens that carry loss after the causal shift (the CE denominator). Chapter 04."""
-    if labels is None:
-        return None
-    return (labels[:, 1:] != IGNORE_INDEX).sum()

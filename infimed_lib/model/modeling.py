@@ -8,8 +8,6 @@ embeddings at the ``<|image_pad|>`` positions.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 from transformers import GenerationMixin, PreTrainedModel, Qwen3ForCausalLM, SiglipVisionModel
@@ -27,18 +25,6 @@ except ImportError as missing:  # seen on a GPU image with transformers 5.17: na
 
 from infimed_lib.model import attention
 from infimed_lib.model.configuration import InfiMedConfig, patch_grid_side, pool_side
-
-
-@dataclass
-class InfiMedCausalLMOutput(CausalLMOutputWithPast):
-    """The usual causal-LM output plus ``num_loss_tokens``: how many targets the loss averaged.
-
-    A trainer that accumulates gradients over micro-batches with different numbers of targets
-    passes ``num_items_in_batch`` (the total over the accumulation window) to ``forward`` so that
-    each micro-batch's loss is a sum divided by one common denominator (chapter 04).
-    """
-
-    num_loss_tokens: torch.LongTensor | None = None
 
 
 class InfiMedProjector(nn.Module):
@@ -185,15 +171,20 @@ class InfiMedForConditionalGeneration(InfiMedPreTrainedModel, GenerationMixin):
                 labels: torch.LongTensor | None = None, past_key_values=None,
                 inputs_embeds: torch.Tensor | None = None, use_cache: bool | None = None,
                 logits_to_keep: int | torch.Tensor = 0, vision_features: torch.Tensor | None = None,
-                **kwargs) -> InfiMedCausalLMOutput:
-        """Logits over every position of ``input_ids``; loss if ``labels`` (-100 = ignored). Chapter 03.
+                **kwargs) -> CausalLMOutputWithPast:
+        """Logits over every position of ``input_ids``. Chapter 03.
 
         ``position_ids`` that restart inside a row mark packed samples: each sample then attends
         only to itself (see `attention`). Without ``position_ids`` they follow ``attention_mask``,
         so right- and left-padded batches need nothing more. ``vision_features`` (the frozen tower's
-        output, :meth:`vision_features`) may replace ``pixel_values``. Extra keyword arguments (for
-        example ``num_items_in_batch``) go to the language model and its loss.
+        output, :meth:`vision_features`) may replace ``pixel_values``. Extra keyword arguments go to
+        the language model. There is no ``labels``: the loss has one home, the trainer's
+        (:func:`infimed_lib.train.steps.token_loss_sum`, chapter 04), which normalises it over the
+        global batch and reads labels whose first token of every packed sample is already ignored.
         """
+        if labels is not None:
+            raise ValueError("the model computes no loss: compute it from .logits with "
+                             "infimed_lib.train.steps.token_loss_sum, as the trainer does")
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("give exactly one of input_ids and inputs_embeds")
         if inputs_embeds is not None and (pixel_values is not None or vision_features is not None):
@@ -208,29 +199,26 @@ class InfiMedForConditionalGeneration(InfiMedPreTrainedModel, GenerationMixin):
         batch, length = inputs_embeds.shape[:2]
         flat = False
         if prefill and (attention_mask is None or attention_mask.dim() == 2):
-            inputs_embeds, attention_mask, position_ids, labels, flat = self._attention_layout(
-                inputs_embeds, attention_mask, position_ids, labels, use_cache)
+            inputs_embeds, attention_mask, position_ids, flat = self._attention_layout(
+                inputs_embeds, attention_mask, position_ids, use_cache)
         out = self.language_model(inputs_embeds=inputs_embeds, attention_mask=attention_mask,
                                   position_ids=position_ids, past_key_values=past_key_values,
-                                  labels=labels, use_cache=use_cache,
+                                  use_cache=use_cache,
                                   logits_to_keep=0 if flat else logits_to_keep, **kwargs)
         logits = out.logits
         if flat:
             logits = slice_logits_to_keep(logits.reshape(batch, length, -1), logits_to_keep)
-        return InfiMedCausalLMOutput(loss=out.loss, logits=logits, past_key_values=out.past_key_values,
-                                     hidden_states=out.hidden_states, attentions=out.attentions,
-                                     num_loss_tokens=attention.count_loss_tokens(labels))
+        return CausalLMOutputWithPast(logits=logits, past_key_values=out.past_key_values,
+                                      hidden_states=out.hidden_states, attentions=out.attentions)
 
-    def _attention_layout(self, embeds, attention_mask, position_ids, labels, use_cache):
-        """Positions, mask and labels for a prefill over packed and/or padded rows (`attention`)."""
+    def _attention_layout(self, embeds, attention_mask, position_ids, use_cache):
+        """Positions and mask for a prefill over packed and/or padded rows (`attention`)."""
         if position_ids is None:
             position_ids = attention.positions_from_attention_mask(attention_mask, embeds.shape, embeds.device)
         position_ids = position_ids.expand(embeds.shape[0], -1)  # callers may pass one shared row
         segments = attention.segment_ids(position_ids, attention_mask)
-        if labels is not None:
-            labels = attention.mask_segment_starts(labels, segments)
         if attention.is_plain_causal(segments, attention_mask):
-            return embeds, attention_mask, position_ids, labels, False
+            return embeds, attention_mask, position_ids, False
         llm_config = self.language_model.config
         flash = llm_config._attn_implementation.startswith("flash_attention")
         if flash and self.config.packed_attention == "mask":
@@ -241,14 +229,13 @@ class InfiMedForConditionalGeneration(InfiMedPreTrainedModel, GenerationMixin):
                 # A right-padded SFT batch: real tokens keep positions 0..n-1; the pads continue
                 # the count, so `transformers` does not read a restart as a packed second sample.
                 plain = attention.positions_from_attention_mask(None, embeds.shape, embeds.device)
-                return embeds, None, plain, labels, False
+                return embeds, None, plain, False
             mask = attention.block_causal_mask(llm_config, embeds, segments, attention_mask)
-            return embeds, mask, position_ids, labels, False
+            return embeds, mask, position_ids, False
         if use_cache:
             if attention.several_samples_per_row(segments, attention_mask):
                 raise ValueError("packed rows cannot fill a KV cache with varlen attention; pass use_cache=False")
             # A generation prefill holds one left-padded sample per row: the 2D mask is enough.
-            return embeds, attention_mask, position_ids, labels, False
+            return embeds, attention_mask, position_ids, False
         flat_embeds, flat_positions = attention.flatten_for_varlen(embeds, segments)
-        flat_labels = labels.reshape(1, -1) if labels is not None else None
-        return flat_embeds, None, flat_positions, flat_labels, True
+        return flat_embeds, None, flat_positions, True

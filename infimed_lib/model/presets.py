@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field, fields
+from typing import Mapping
 
 import torch
 from transformers import GenerationConfig, Qwen3ForCausalLM, SiglipVisionModel
@@ -47,6 +48,7 @@ PUBLISHED_SHAPES = {
 }
 # Ids our trained tokenizers give their special tokens (specials come first in the vocabulary).
 DEFAULT_SPECIAL_IDS = {"pad": 0, "eos": 2, "image": 3}
+TOKEN_ID_KEYS = ("pad", "eos", "image", "vocab_size")
 
 
 @dataclass
@@ -96,23 +98,30 @@ class ModelSpec:
                                      "(or image_token_id) to know the image placeholder id")
 
 
-def build_model(preset: str = "tiny", tokenizer=None, **overrides) -> InfiMedForConditionalGeneration:
+def build_model(preset: str = "tiny", token_ids: Mapping[str, int] | None = None,
+                **overrides) -> InfiMedForConditionalGeneration:
     """Build the InfiMed model from a preset; ``overrides`` are `ModelSpec` fields. Chapter 03.
 
-    ``tokenizer`` (an object) or ``tokenizer_dir`` fixes the vocabulary, the image placeholder id
-    and the end-of-turn id used to stop generation. Initialisation is seeded by ``seed`` without
-    touching the global random state.
+    ``token_ids`` (``pad``, ``eos``, ``image`` and ``vocab_size``, as
+    ``infimed_lib.data.tokenizer.model_token_ids`` reads them off a tokenizer) fix the vocabulary,
+    the image placeholder id and the end-of-turn id that stops generation; the built model carries
+    them in its config, so the model package never needs the tokenizer. ``tokenizer_dir`` only
+    records where that tokenizer lives. Initialisation is seeded by ``seed`` without touching the
+    global random state.
     """
     spec = model_spec(preset, **overrides)
-    if tokenizer is None and spec.tokenizer_dir:
-        from infimed_lib.data.tokenizer import load_tokenizer
-
-        tokenizer = load_tokenizer(require_path("tokenizer_dir", spec.tokenizer_dir, "dir"))
-    ids = _special_ids(spec, tokenizer)
+    if token_ids is None and spec.tokenizer_dir:
+        raise ParameterError("token_ids", "build_model reads no tokenizer folder (tokenizer_dir only records it); "
+                             "pass token_ids=infimed_lib.data.tokenizer.model_token_ids(tokenizer)")
+    if token_ids is not None:
+        missing = [key for key in TOKEN_ID_KEYS if not isinstance(token_ids.get(key), int)]
+        if missing:
+            raise ParameterError("token_ids", f"needs integer {missing} (see data.tokenizer.model_token_ids)")
+    ids = _special_ids(spec, token_ids)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(spec.seed)
         build = _build_tiny if spec.preset == "tiny" else _build_pretrained
-        model = build(spec, tokenizer, ids)
+        model = build(spec, token_ids, ids)
     model.generation_config = GenerationConfig(
         eos_token_id=ids["eos"], pad_token_id=ids["pad"], do_sample=False, suppress_tokens=[ids["image"]])
     model.config.text_config.eos_token_id = ids["eos"]
@@ -129,23 +138,21 @@ def model_spec(preset: str = "tiny", **overrides) -> ModelSpec:
     return ModelSpec(preset=preset, **overrides)
 
 
-def _special_ids(spec: ModelSpec, tokenizer) -> dict:
-    if tokenizer is None:
+def _special_ids(spec: ModelSpec, token_ids: Mapping[str, int] | None) -> dict:
+    if token_ids is None:
         ids = dict(DEFAULT_SPECIAL_IDS)
     else:
-        from infimed_lib.data.tokenizer import IM_END, image_token_id
-
-        ids = {"pad": tokenizer.pad_token_id, "eos": tokenizer.convert_tokens_to_ids(IM_END),
-               "image": image_token_id(tokenizer)}
+        ids = {key: token_ids[key] for key in ("pad", "eos", "image")}
     if spec.image_token_id is not None:
         ids["image"] = spec.image_token_id
     return ids
 
 
-def _build_tiny(spec: ModelSpec, tokenizer, ids: dict) -> InfiMedForConditionalGeneration:
-    vocab = spec.vocab_size if spec.vocab_size is not None else (len(tokenizer) if tokenizer is not None else 2048)
-    if tokenizer is not None and vocab < len(tokenizer):
-        raise ParameterError("vocab_size", f"{vocab} is smaller than the tokenizer's {len(tokenizer)} tokens")
+def _build_tiny(spec: ModelSpec, token_ids: Mapping[str, int] | None, ids: dict) -> InfiMedForConditionalGeneration:
+    tokens = token_ids["vocab_size"] if token_ids is not None else None
+    vocab = spec.vocab_size if spec.vocab_size is not None else (tokens if tokens is not None else 2048)
+    if tokens is not None and vocab < tokens:
+        raise ParameterError("vocab_size", f"{vocab} is smaller than the tokenizer's {tokens} tokens")
     vision = {**TINY_VISION, **spec.vision_config}
     text = {**TINY_TEXT, **spec.text_config, "vocab_size": vocab}
     config = _config(spec, vision, text, ids)
@@ -175,7 +182,7 @@ class SiglipVisionTower(SiglipVisionModel):
     _keys_to_ignore_on_load_unexpected = [r"^text_model\.", r"^logit_(scale|bias)$", r"(^|\.)head\."]
 
 
-def _build_pretrained(spec: ModelSpec, tokenizer, ids: dict) -> InfiMedForConditionalGeneration:
+def _build_pretrained(spec: ModelSpec, token_ids: Mapping[str, int] | None, ids: dict) -> InfiMedForConditionalGeneration:
     load = dict(local_files_only=True, dtype=DTYPES[spec.dtype], attn_implementation=spec.attn_implementation)
     vision = SiglipVisionTower.from_pretrained(str(spec.vision_path), vision_use_head=False, **load)
     llm = Qwen3ForCausalLM.from_pretrained(str(spec.llm_path), **load)
@@ -184,8 +191,8 @@ def _build_pretrained(spec: ModelSpec, tokenizer, ids: dict) -> InfiMedForCondit
         warnings.warn(f"preset {spec.preset} expects LLM width {expected_text} and SigLIP width "
                       f"{expected_vision}; the checkpoints have {llm.config.hidden_size} and "
                       f"{vision.config.hidden_size}", stacklevel=3)
-    if tokenizer is not None and len(tokenizer) > llm.get_input_embeddings().num_embeddings:
-        llm.resize_token_embeddings(len(tokenizer))
+    if token_ids is not None and token_ids["vocab_size"] > llm.get_input_embeddings().num_embeddings:
+        llm.resize_token_embeddings(token_ids["vocab_size"])
     config = _config(spec, vision.config, llm.config, ids)
     model = InfiMedForConditionalGeneration(config, vision_tower=vision, language_model=llm)
     # The composite config's sub-configs replace the towers' own; without this they would carry

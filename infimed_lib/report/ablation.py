@@ -238,22 +238,3 @@ def effect_intervals(predictions: Mapping[str, Mapping[str, str | Path]], seed: 
     if not rows:
         raise ParameterError("predictions", f"need at least one pair of {list(COMBINATIONS)}")
     return pd.DataFrame(rows)
-
-
-def run_extra_combination(stage3_config: str | Path, stage1_checkpoint: str | Path, output_dir: str | Path, *,
-                          launcher: str = "inprocess", accelerate_config: str = "", num_processes: int = 1):
-    """Train the "1+3" model: stage 3's recipe and data, started from the stage-1 checkpoint (Chapter 09).
-
-    Reads the stage-3 run's ``config.json`` (so data, hyperparameters and seed are exactly
-    stage 3's) and changes only ``init_from`` and ``output_dir``; the stage launcher of
-    chapters 05-07 then runs it here or as an ``accelerate``/``torchrun`` job, and reuses a
-    finished run of the same configuration. Returns the ``StageResult``.
-    """
-    from infimed_lib.common import require_path
-    from infimed_lib.train.train_config import load_config
-    from infimed_lib.train.stages import launch_stage
-
-    require_path("stage3_config", stage3_config, "file")
-    require_path("stage1_checkpoint", stage1_checkpoint, "dir")
-    config = load_config(stage3_config, init_from=str(stage1_checkpoint), output_dir=str(output_dir))
-    return launch_stage(config, launcher, accelerate_config, num_processes)

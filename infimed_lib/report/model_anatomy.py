@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 
 from infimed_lib.model.processing import preprocess_images
+from infimed_lib.train.steps import token_loss_sum
 
 PARTS = {"vision_tower": "vision tower (SigLIP)", "projector": "projector (pool + MLP)",
          "language_model": "language model (Qwen3)"}
@@ -134,9 +135,9 @@ def time_forward(model, input_ids: torch.Tensor, pixel_values: torch.Tensor, rep
             torch.cuda.synchronize()
         start = time.perf_counter()
         with torch.set_grad_enabled(backward):
-            out = model(input_ids=input_ids, pixel_values=pixel_values, labels=input_ids if backward else None)
-            if backward:
-                out.loss.backward()
+            out = model(input_ids=input_ids, pixel_values=pixel_values)
+            if backward:  # the trainer's loss: every next token a target
+                token_loss_sum(out.logits, input_ids).backward()
         if model.device.type == "cuda":
             torch.cuda.synchronize()
         if index:  # the first call pays one-time allocation costs

@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from infimed_lib.common import ParameterError, dumps_json
+from infimed_lib.common import run_command
+from infimed_lib.rl.grpo_config import load_rl_config
+from infimed_lib.rl.grpo_trainer import run_grpo
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,17 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stop-after-steps", type=int, default=None,
                         help="end after this many steps without a final model")
     args = parser.parse_args(argv)
-    try:
-        from infimed_lib.rl.grpo_config import load_rl_config
-        from infimed_lib.rl.grpo_trainer import run_grpo
-
-        result = run_grpo(load_rl_config(args.config), resume=args.resume, stop_after_steps=args.stop_after_steps)
-    except ParameterError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    if result.summary:
-        print(dumps_json(result.summary), end="")
-    return 0
+    return run_command(lambda: run_grpo(load_rl_config(args.config), resume=args.resume,
+                                        stop_after_steps=args.stop_after_steps))
 
 
 if __name__ == "__main__":

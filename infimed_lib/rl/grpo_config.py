@@ -6,12 +6,11 @@ defaults where the InfiMed RL paper (arXiv 2505.23867) states nothing itself.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from infimed_lib.common import ParameterError, read_json, require_choice, require_type
+from infimed_lib.common import ParameterError, config_from_mapping, read_config_json, require_choice, require_type
 
 AGGREGATIONS = ("sequence", "token")
 SCHEDULES = ("constant", "cosine", "linear")
@@ -147,20 +146,9 @@ class RLConfig:
 
 def rl_config(values: dict, **overrides) -> RLConfig:
     """An RLConfig from a dict (a profile section, a config.json), naming any unknown key."""
-    values = {**values, **overrides}
-    known = {f.name for f in dataclasses.fields(RLConfig)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ParameterError(unknown[0], f"unknown RL parameter (known: {sorted(known)})")
-    return RLConfig(**values)
+    return config_from_mapping(RLConfig, values, "RL parameter", **overrides)
 
 
 def load_rl_config(path: str | Path, **overrides) -> RLConfig:
     """Read a run's ``config.json`` back into an RLConfig."""
-    try:
-        values = read_json(path)
-    except json.JSONDecodeError as error:
-        raise ParameterError("config", f"{path} is not valid JSON ({error.msg})") from None
-    if not isinstance(values, dict):
-        raise ParameterError("config", f"{path} must hold a JSON object")
-    return rl_config(values, **overrides)
+    return rl_config(read_config_json(path), **overrides)

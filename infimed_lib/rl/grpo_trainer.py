@@ -17,8 +17,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import torch
-from accelerate import Accelerator, PartialState
-from accelerate.state import AcceleratorState
+from accelerate import Accelerator
 from accelerate.utils import DistributedType
 from tqdm.auto import tqdm
 
@@ -28,6 +27,7 @@ from infimed_lib.rl.grpo_summary import summarize_rl
 from infimed_lib.rl.tasks import read_tasks
 from infimed_lib.rl.update import StepContext, grpo_step
 from infimed_lib.train import checkpoint as ckpt
+from infimed_lib.train.accelerator_setup import build_accelerator, process_count
 from infimed_lib.train.data_order import global_batch
 from infimed_lib.train.metrics_log import METRICS_FILE, SUMMARY_FILE, MetricsLog, load_metrics
 from infimed_lib.train.stage_model import load_stage_model, load_stage_tokenizer, prepare_model_for_training, \
@@ -48,15 +48,8 @@ class RLResult:
 
 def make_rl_accelerator(config: RLConfig) -> Accelerator:
     """An Accelerator for the run's precision; one optimizer step per update, no accumulation plugin."""
-    cpu = not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1
-    num_processes = PartialState(cpu=cpu).num_processes
-    precision = config.mixed_precision
-    if precision == "auto":
-        precision = "bf16" if torch.cuda.is_available() else "no"
-    shared = AcceleratorState._shared_state
-    if shared and num_processes == 1 and shared.get("_mixed_precision") != precision:
-        AcceleratorState._reset_state()  # a notebook kernel may have trained in another precision
-    accelerator = Accelerator(cpu=cpu, mixed_precision=precision)
+    cpu, _ = process_count()
+    accelerator = build_accelerator(config.mixed_precision, cpu)
     if config.prompts_per_step % (config.updates_per_step * accelerator.num_processes):
         raise ParameterError("prompts_per_step", f"{config.prompts_per_step} is not divisible by updates_per_step "
                              f"* processes = {config.updates_per_step} * {accelerator.num_processes}")

@@ -10,8 +10,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from infimed_lib.common import ParameterError, dumps_json
+from infimed_lib.common import ParameterError, read_json, run_command
 from infimed_lib.train.train_config import STAGES, load_config
+from infimed_lib.train.trainer import run_stage
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -27,24 +28,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        config = load_config(args.config, **({} if _has_stage(args.config) else {"stage": args.stage}))
-        if config.stage != args.stage:
-            raise ParameterError("stage", f"--stage {args.stage} but {args.config} says {config.stage!r}")
-        from infimed_lib.train.trainer import run_stage
+    return run_command(lambda: _run(args))
 
-        result = run_stage(config, resume=args.resume, stop_after_steps=args.stop_after_steps)
-    except ParameterError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    if result.summary:
-        print(dumps_json(result.summary), end="")
-    return 0
+
+def _run(args: argparse.Namespace):
+    config = load_config(args.config, **({} if _has_stage(args.config) else {"stage": args.stage}))
+    if config.stage != args.stage:
+        raise ParameterError("stage", f"--stage {args.stage} but {args.config} says {config.stage!r}")
+    return run_stage(config, resume=args.resume, stop_after_steps=args.stop_after_steps)
 
 
 def _has_stage(path: str) -> bool:
-    from infimed_lib.common import read_json
-
     try:
         return "stage" in read_json(path)
     except (OSError, ValueError):

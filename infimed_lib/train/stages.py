@@ -12,9 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from infimed_lib.common import ParameterError, atomic_write_jsonl, require_choice, require_type, write_config
+from infimed_lib.common import ParameterError, atomic_write_jsonl, require_choice, require_path, require_type, write_config
 from infimed_lib.data.mixtures import Mixture, MixtureSpec, build_mixture
-from infimed_lib.train.train_config import TrainConfig
+from infimed_lib.train.train_config import TrainConfig, load_config
 from infimed_lib.train.trainer import StageResult, load_result, run_stage
 
 LAUNCHERS = ("inprocess", "accelerate", "torchrun")
@@ -80,3 +80,18 @@ def launch_stage(config: TrainConfig, launcher: str = "inprocess", accelerate_co
         raise RuntimeError(f"stage {config.stage} failed under {launcher} (exit {completed.returncode}); "
                            f"see the output above and {config.output_dir}")
     return load_result(config.output_dir)
+
+
+def run_extra_combination(stage3_config: str | Path, stage1_checkpoint: str | Path, output_dir: str | Path, *,
+                          launcher: str = "inprocess", accelerate_config: str = "", num_processes: int = 1):
+    """Train the "1+3" model: stage 3's recipe and data, started from the stage-1 checkpoint (Chapter 09).
+
+    Reads the stage-3 run's ``config.json`` (so data, hyperparameters and seed are exactly
+    stage 3's) and changes only ``init_from`` and ``output_dir``; the stage launcher of
+    chapters 05-07 then runs it here or as an ``accelerate``/``torchrun`` job, and reuses a
+    finished run of the same configuration. Returns the ``StageResult``.
+    """
+    require_path("stage3_config", stage3_config, "file")
+    require_path("stage1_checkpoint", stage1_checkpoint, "dir")
+    config = load_config(stage3_config, init_from=str(stage1_checkpoint), output_dir=str(output_dir))
+    return launch_stage(config, launcher, accelerate_config, num_processes)

@@ -7,12 +7,11 @@ more SFT-kind stage (``"warmup"``), run by the same trainer in a folder of its o
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from infimed_lib.common import ParameterError, read_json, require_choice, require_type
+from infimed_lib.common import ParameterError, config_from_mapping, read_config_json, require_choice, require_type
 
 STAGES = ("cpt", "sft1", "sft2", "sft3", "warmup")  # warmup: chapter 10's short SFT on reasoning traces
 SCHEDULES = ("cosine", "linear", "constant")
@@ -188,20 +187,9 @@ def stage_config(stage: str, run_dir: str | Path, **overrides) -> TrainConfig:
 
 def config_from_dict(values: dict, **overrides) -> TrainConfig:
     """Build a TrainConfig from a dict (e.g. a profile section), naming any unknown key."""
-    values = {**values, **overrides}
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ParameterError(unknown[0], f"unknown training parameter (known: {sorted(known)})")
-    return TrainConfig(**values)
+    return config_from_mapping(TrainConfig, values, "training parameter", **overrides)
 
 
 def load_config(path: str | Path, **overrides) -> TrainConfig:
     """Read a ``config.json`` written by a run (or by hand) back into a TrainConfig."""
-    try:
-        values = read_json(path)
-    except json.JSONDecodeError as error:
-        raise ParameterError("config", f"{path} is not valid JSON ({error.msg})") from None
-    if not isinstance(values, dict):
-        raise ParameterError("config", f"{path} must hold a JSON object")
-    return config_from_dict(values, **overrides)
+    return config_from_dict(read_config_json(path), **overrides)

@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from accelerate import Accelerator, PartialState
-from accelerate.state import AcceleratorState
+from accelerate import Accelerator
 from accelerate.utils import DistributedDataParallelKwargs, GradientAccumulationPlugin
 from tqdm.auto import tqdm
 
 from infimed_lib.common import ParameterError, atomic_write_json, dumps_json, read_json, seed_everything, \
     write_config
 from infimed_lib.train import checkpoint as ckpt
+from infimed_lib.train.accelerator_setup import build_accelerator, process_count
 from infimed_lib.train.batches import build_batch
 from infimed_lib.train.train_config import TrainConfig
 from infimed_lib.train.data_order import global_batch, open_samples, open_shards, process_share
@@ -43,21 +43,11 @@ class StageResult:
 
 def make_accelerator(config: TrainConfig) -> Accelerator:
     """An Accelerator with the accumulation that keeps the global batch fixed. Chapter 04."""
-    # Under torchrun without GPUs, accelerate sets up gloo only when told to use the CPU.
-    cpu = not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1
-    num_processes = PartialState(cpu=cpu).num_processes
-    precision = config.mixed_precision
-    if precision == "auto":
-        precision = "bf16" if torch.cuda.is_available() else "no"
-    shared = AcceleratorState._shared_state
-    if shared and num_processes == 1 and shared.get("_mixed_precision") != precision:
-        # accelerate fixes the precision once per process; a notebook kernel that trains one
-        # stage in fp32 and then measures another in bf16 would otherwise have to restart.
-        AcceleratorState._reset_state()
+    cpu, num_processes = process_count()
     plugin = GradientAccumulationPlugin(num_steps=config.accumulation_steps(num_processes),
                                         sync_with_dataloader=False)
-    accelerator = Accelerator(
-        cpu=cpu, gradient_accumulation_plugin=plugin, mixed_precision=precision,
+    accelerator = build_accelerator(
+        config.mixed_precision, cpu, gradient_accumulation_plugin=plugin,
         kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=config.find_unused_parameters)],
     )
     deepspeed = accelerator.state.deepspeed_plugin

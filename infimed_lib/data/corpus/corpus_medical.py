@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 from infimed_lib.data.corpus.corpus_plan import balanced, gold_letters, grouped, weighted
-from infimed_lib.data.corpus.corpus_questions import (SUFFIX, QA, closed_question, facets, finding_question, format_mc, mc_answer,
+from infimed_lib.data.corpus.corpus_questions import (QA, closed_question, facets, finding_question, format_mc, mc_answer,
                                multiple_choice, needs, open_question, yes_no)
 from infimed_lib.data.corpus.corpus_text import caption, pick
 from infimed_lib.data.corpus.defects import Draft, false_fact, perturb

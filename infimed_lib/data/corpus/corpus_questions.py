@@ -23,9 +23,6 @@ VALUES = {
 }
 LESION_FACETS = ("side", "level", "size", "location", "diagnosis")
 LETTERS = "ABCDE"
-SUFFIX = {"yes_no": "Please output 'yes' or 'no'(no extra output).",
-          "short": "Answer the question using a single word or phrase.",
-          "multiple_choice": "Answer with the option's letter from the given choices directly."}
 YES_NO_EN = {
     "lesion": ("Is there a lesion in this image?", "Is any abnormality seen?", "Does the image show a focal lesion?"),
     "side": ("Is the lesion on the {v} side of the image?", "Is the abnormality located on the {v}?"),
