@@ -1,17 +1,13 @@
 """InfiMed-Foundation, reproduced: the library behind the book.
 
-One sub-package per pipeline step (see DESIGN in the README):
-``data`` (corpus, loaders, tokenizer), ``curation``, ``packing``, ``model``, ``train``,
-``eval``, ``report``; ``runner`` executes the notebooks in batch; ``common`` holds the small
-utilities every step shares (atomic writes, parameter checks, config files).
+One sub-package per pipeline step, imports going down the pipeline only (the module map in the
+README; ``tests/test_architecture.py`` checks the direction): ``data`` (schema, formats,
+tokenizer, prompt layout, the synthetic corpus), ``curation``, ``packing``, ``model``,
+``train``, ``eval``, ``rl``, ``report``; ``runner`` executes the notebooks in batch; ``common``
+holds the small utilities every step shares (atomic writes, parameter checks, config files).
+Importing the library sets no environment variable: the Makefile, the runner and the benchmark
+scripts run offline (``HF_HUB_OFFLINE``, ``TRANSFORMERS_OFFLINE``).
 """
-import os as _os
-
-# Nothing is ever downloaded at run time.
-_os.environ.setdefault("HF_HUB_OFFLINE", "1")
-_os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-_os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
 # Notebooks run without ipywidgets; tqdm.auto then falls back to text bars, which is what the
 # rendered book should show, so its warning about the missing widget is noise.
 import warnings as _warnings

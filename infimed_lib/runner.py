@@ -37,6 +37,8 @@ TIMING_MARKERS = ("timing", "throughput", "benchmark_times")
 # Keys of JSON/JSONL records that hold wall-clock measurements (seconds, rates); compare skips them.
 TIMING_KEY = re.compile(r"(_per_s|_time_s|elapsed_s|_seconds|wall_time_s|_ms|\((ms|s)\))$")
 
+OFFLINE_ENVIRONMENT = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+
 
 class NotebookFailed(RuntimeError):
     pass
@@ -288,7 +290,8 @@ def main(argv: list[str] | None = None) -> int:
     cmp_p.add_argument("first")
     cmp_p.add_argument("second")
     args = parser.parse_args(argv)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    for name, value in OFFLINE_ENVIRONMENT.items():  # the kernels inherit them: nothing is downloaded
+        os.environ.setdefault(name, value)
     try:
         if args.command == "check-sources":
             problems = check_sources(Path(args.folder)) + pair_problems(args.folder)

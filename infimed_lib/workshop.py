@@ -34,6 +34,7 @@ from infimed_lib.chapter_box import format_duration, load_chapter_io, load_timin
 from infimed_lib.common import ParameterError, atomic_write_text
 from infimed_lib.exercises import clear_outputs, exercises, is_solution
 from infimed_lib.profiles import load_profile, resolve
+from infimed_lib.runner import list_notebooks
 
 GUIDE = "instructor_guide.md"
 # What participants write into a run folder (exercise and workshop outputs); never part of the kit.
@@ -199,8 +200,6 @@ def build_kit(profile_path: str | Path, out_dir: str | Path, notebooks_dir: str 
     """Write the kit into ``out_dir`` (replaced when complete); returns it. ``link`` hard-links the run
     folder's files instead of copying them (same file system only)."""
     import nbformat
-
-    from infimed_lib.runner import list_notebooks
 
     profile = load_profile(profile_path)
     chapters = list_notebooks(Path(notebooks_dir))

@@ -12,6 +12,9 @@ from pathlib import Path
 from typing import Any, Mapping, Protocol, runtime_checkable
 
 from infimed_lib.data.chat_client import JudgeError, RequestRejected
+from infimed_lib.common import ParameterError
+from infimed_lib.common import require_path
+from infimed_lib.data.images import image_to_data_url
 
 __all__ = ["Judge", "JudgeError", "JudgeReply", "RequestRejected", "TransformersJudge", "image_data_url", "resolve_image_ref"]
 
@@ -56,8 +59,6 @@ def image_data_url(ref: str) -> str:
     URL, through the data package's encoder so every step sends images alike. Chapter 01."""
     if ref.startswith("data:"):
         return ref
-    from infimed_lib.data.images import image_to_data_url
-
     return image_to_data_url(ref)
 
 
@@ -81,8 +82,6 @@ class TransformersJudge:
     ):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        from infimed_lib.common import ParameterError, require_path
 
         path = require_path("judge_model", model_path, kind="dir")
         if max_new_tokens < 1:

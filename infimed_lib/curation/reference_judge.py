@@ -20,6 +20,7 @@ from infimed_lib.curation.judges import JudgeReply
 from infimed_lib.curation.reference_lexicon import modality_names
 from infimed_lib.curation.reference_rules import Speller, completeness_score, fact_score, language_score, turns
 from infimed_lib.curation.rubric import IMAGING, OVERALL
+from infimed_lib.data.images import load_image
 
 RULES_VERSION = "v2"  # v2: a \boxed{} answer is judged by what it commits to
 
@@ -104,8 +105,6 @@ class ReferenceJudge:
             return 3, f"{len(images)} image(s) but {markers} <image> marker(s) in the text"
         if not self.takes_images:
             return 4, "image present and referenced; not inspected (text-only judge)"
-        from infimed_lib.data.images import load_image
-
         try:
             looks = [image_profile(load_image(ref)) for ref in images]
         except ValueError as error:

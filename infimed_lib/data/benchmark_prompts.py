@@ -29,6 +29,8 @@ from typing import Any
 
 from infimed_lib.common import ParameterError
 from infimed_lib.data.prompt_format import IMAGE_MARKER, instruction
+from infimed_lib.data.benchmark_exam_formats import medxpert_published_question
+from infimed_lib.data.benchmark_vqa_formats import pmc_published
 
 LAYOUTS = ("book", "medevalkit")
 _MMMU_REF = re.compile(r"<image\s*(\d+)>")
@@ -93,9 +95,6 @@ def _place_images(text: str, n_images: int, item_id: str) -> tuple[str, list[int
 
 
 def _medevalkit_choices(item: Any) -> tuple[str, list[str]]:
-    from infimed_lib.data.benchmark_exam_formats import medxpert_published_question
-    from infimed_lib.data.benchmark_vqa_formats import pmc_published
-
     if item.benchmark == "pmc-vqa":
         published = pmc_published(item)
         return published["Question"], published["choices"]

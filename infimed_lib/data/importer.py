@@ -39,6 +39,7 @@ from infimed_lib.common import ParameterError, atomic_write_bytes, atomic_write_
 from infimed_lib.data.benchmarks import SPLITS
 from infimed_lib.data.benchmarks import BENCHMARKS, load_benchmark
 from infimed_lib.data.loaders import FAMILIES, KINDS, benchmark_items_to_samples, iter_llava_json
+from infimed_lib.data.benchmarks import image_bytes
 
 # File names of a test split as the benchmarks publish it (test.json, test_2.csv, test-0000-of-0001.parquet).
 _TEST_FILE = re.compile(r"(?:^|[^a-z])test(?:[^a-z]|$)", re.IGNORECASE)
@@ -118,8 +119,6 @@ def store_images(samples: Iterable[dict], out_dir: Path, source: str) -> Iterabl
     content hash, and refer to them by that corpus-relative path: a VQA set asks several
     questions about one image, and inlining it per question would copy it into every record
     (and into every mixture that draws them). The bytes are kept as they come (JPEG stays JPEG)."""
-    from infimed_lib.data.benchmarks import image_bytes
-
     folder = out_dir / "images" / source
     for sample in samples:
         refs = []

@@ -16,6 +16,8 @@ from typing import Any, Callable, Iterable
 from infimed_lib.common import ParameterError, iter_jsonl, require_choice, require_path, require_type
 from infimed_lib.data.benchmarks import BenchmarkItem, image_bytes
 from infimed_lib.data.prompt_format import IMAGE_MARKER
+from infimed_lib.data.benchmark_prompts import build_prompt
+from infimed_lib.data.benchmark_prompts import prompt_images
 
 FAMILIES: tuple[str, ...] = (
     "general_caption", "general_interleaved", "general_instruction", "medical_caption", "medical_instruction",
@@ -190,8 +192,6 @@ def benchmark_items_to_samples(
     are prepended when the text it returns has none). The assistant turn is the gold answer (the
     option letter for multiple choice). Sample ids are ``<source>-<item id>``.
     """
-    from infimed_lib.data.benchmark_prompts import build_prompt, prompt_images
-
     _check_naming(source, family, "vqa")
     samples = []
     for item in items:

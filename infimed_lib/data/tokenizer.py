@@ -18,6 +18,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 from infimed_lib.data.prompt_format import IMAGE_MARKER
+from infimed_lib.common import iter_jsonl
 
 IMAGE_TOKEN = "<|image_pad|>"
 IM_START, IM_END, END_OF_TEXT = "<|im_start|>", "<|im_end|>", "<|endoftext|>"
@@ -208,8 +209,6 @@ def corpus_texts(samples: Iterable[dict]) -> Iterable[str]:
 
 def train_corpus_tokenizer(corpus_dir: str | Path, out_dir: str | Path, vocab_size: int = 2048) -> PreTrainedTokenizerFast:
     """Train our tokenizer on every source of a corpus folder, in file-name order. Chapter 00."""
-    from infimed_lib.common import iter_jsonl
-
     paths = sorted(Path(corpus_dir).glob("sources/*.jsonl"))
     if not paths:
         raise FileNotFoundError(f"no sources/*.jsonl in {corpus_dir}")

@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from infimed_lib.common import ParameterError
+from infimed_lib.data.benchmarks import BENCHMARKS
 
 _REQUIRED = ("benchmark", "question_type", "correct")
 _OPEN_METRICS = ("exact_match", "precision", "recall", "f1", "bleu1")
@@ -65,11 +66,7 @@ def _benchmark_summary(frame: pd.DataFrame) -> dict[str, Any]:
 
 
 def _canonical_order(names: Iterable[str]) -> list[str]:
-    try:  # the registry fixes the paper's column order; unknown names follow, sorted
-        from infimed_lib.data.benchmarks import BENCHMARKS
-    except ImportError:
-        BENCHMARKS = ()
-    names = set(names)
+    names = set(names)  # the registry fixes the paper's column order; unknown names follow, sorted
     return [b for b in BENCHMARKS if b in names] + sorted(names - set(BENCHMARKS))
 
 

@@ -22,6 +22,11 @@ from tqdm.auto import tqdm
 
 from infimed_lib.common import ParameterError
 from infimed_lib.eval.summary import CLOSED_TYPES
+from infimed_lib.eval.generate import _open_image
+from infimed_lib.eval.generate import build_prompts
+from infimed_lib.eval.generate import cpu_threads
+from infimed_lib.eval.run import load_for_eval
+from infimed_lib.model import preprocess_images
 
 
 @contextmanager
@@ -77,9 +82,6 @@ def image_attention_share(model, tokenizer, items: Sequence, count: int = 32, re
     (1 = first), ``prompts``, ``attention_on_image_pct`` (mean over prompts and heads) and
     ``image_token_share_pct`` (image tokens / prompt length: the uniform-attention reference).
     """
-    from infimed_lib.eval.generate import _open_image, build_prompts
-    from infimed_lib.model import preprocess_images
-
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise ParameterError("count", f"must be an int >= 1, got {count!r}")
     chosen = _spread(items, count)
@@ -109,9 +111,6 @@ def attention_share_by_checkpoint(checkpoints: Mapping[str, str | Path], tokeniz
     Columns: ``checkpoint, layer, prompts, attention_on_image_pct, image_token_share_pct``. Each
     checkpoint keeps its own number of visual tokens, so the reference differs between them.
     """
-    from infimed_lib.eval.generate import cpu_threads
-    from infimed_lib.eval.run import load_for_eval
-
     if not isinstance(checkpoints, Mapping) or not checkpoints:
         raise ParameterError("checkpoints", "expected a non-empty mapping name -> checkpoint folder")
     tables = []

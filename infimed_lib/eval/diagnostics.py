@@ -34,6 +34,7 @@ from infimed_lib.eval.probes import FACETS, FEATURE_SETS, fit_probe, linear_prob
 from infimed_lib.data.benchmark_prompts import IMAGE_MARKER, build_prompt
 from infimed_lib.eval.scoring import score_item
 from infimed_lib.eval.summary import CLOSED_TYPES
+from infimed_lib.data.tokenizer import encode_prompt
 
 __all__ = ["FACETS", "FEATURE_SETS", "attention_share_by_checkpoint", "attention_shares",
            "benchmark_captions", "benchmark_modalities", "caption_prompts", "closed_items", "diagnostic_headline",
@@ -142,8 +143,6 @@ def caption_prompts(items: Sequence, captions: Mapping[tuple[str, str], str], to
     the benchmark's own; only the ``<image>`` marker becomes the caption line, and no image is
     attached. Every item needs exactly one image and a caption under ``(benchmark, id)``.
     """
-    from infimed_lib.data.tokenizer import encode_prompt
-
     absent = [f"{item.benchmark}/{item.id}" for item in items if (item.benchmark, item.id) not in captions]
     if absent:
         raise ParameterError("captions", f"no caption for {len(absent)} item(s), e.g. {absent[:3]}")

@@ -20,6 +20,11 @@ from tqdm.auto import tqdm
 from infimed_lib.common import ParameterError
 from infimed_lib.data.benchmarks import QUESTION_TYPES
 from infimed_lib.data.benchmark_prompts import build_prompt, prompt_images
+from infimed_lib.data.images import load_image
+from infimed_lib.data.tokenizer import END_OF_TEXT
+from infimed_lib.data.tokenizer import IM_END
+from infimed_lib.data.tokenizer import encode_prompt
+from infimed_lib.model import preprocess_images
 
 # Answer lengths that fit every answer format of MedEvalKit's direct (non-reasoning) prompts:
 # a letter, yes/no, a short phrase; open answers get a sentence.
@@ -55,8 +60,6 @@ def resolve_max_new_tokens(value: int | Mapping[str, int]) -> dict[str, int]:
 
 
 def _open_image(image: Any):
-    from infimed_lib.data.images import load_image
-
     return image.convert("RGB") if hasattr(image, "convert") else load_image(image)
 
 
@@ -64,8 +67,6 @@ def build_prompts(items: Sequence[Any], tokenizer, num_visual_tokens: int, reaso
                   layout: str = "book") -> list[Prompt]:
     """Benchmark prompts (``layout`` "book" or "medevalkit", see :mod:`~infimed_lib.data.benchmark_prompts`)
     as chat token ids, one user turn each (Chapter 08)."""
-    from infimed_lib.data.tokenizer import encode_prompt
-
     prompts = []
     for index, item in enumerate(items):
         text = build_prompt(item, reasoning, layout)
@@ -102,8 +103,6 @@ def left_pad(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, 
 
 def stop_token_ids(tokenizer) -> list[int]:
     """The ids that end an answer: ``<|im_end|>`` (end of turn) and the tokenizer's EOS."""
-    from infimed_lib.data.tokenizer import END_OF_TEXT, IM_END
-
     vocab = tokenizer.get_vocab()
     ids = [vocab[token] for token in (IM_END, END_OF_TEXT) if token in vocab]
     if tokenizer.eos_token_id is not None:
@@ -123,8 +122,6 @@ def _decode(tokenizer, tokens: torch.Tensor, stops: Sequence[int]) -> str:
 @torch.inference_mode()
 def generate_batch(model, tokenizer, batch: Sequence[Prompt], max_new_tokens: int) -> list[str]:
     """Greedy answers for one batch: left-padded prefill, then cached decoding (Chapter 08)."""
-    from infimed_lib.model import preprocess_images
-
     device = next(model.parameters()).device
     input_ids, attention_mask = left_pad([p.input_ids for p in batch], tokenizer.pad_token_id)
     images = [_open_image(image) for p in batch for image in p.images]

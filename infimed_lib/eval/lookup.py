@@ -22,6 +22,14 @@ import pandas as pd
 
 from infimed_lib.common import ParameterError, atomic_write_text
 from infimed_lib.data.corpus.corpus_questions import VALUES
+from infimed_lib.data.benchmarks import BenchmarkItem
+from infimed_lib.data.benchmarks import option_letters
+from infimed_lib.eval.generate import build_prompts
+from infimed_lib.eval.generate import cpu_threads
+from infimed_lib.eval.generate import iter_answers
+from infimed_lib.eval.generate import resolve_max_new_tokens
+from infimed_lib.eval.run import load_for_eval
+from infimed_lib.eval.scoring import score_item
 
 # The option texts the miniature benchmarks use (modalities, body parts, tissues, places, sizes,
 # diagnoses), from the corpus's own question bank; a real run can pass its own with ``values``.
@@ -41,8 +49,6 @@ def lookup_items(count: int, seed: int = 0, values: Sequence[str] = DEFAULT_VALU
     score less): exactly when ``count`` is a multiple of 480 (2 layouts x 4 option counts x
     60), within a point or two at the book's 200.
     """
-    from infimed_lib.data.benchmarks import BenchmarkItem, option_letters
-
     if not isinstance(count, int) or isinstance(count, bool) or count < 1:
         raise ParameterError("count", f"must be an int >= 1, got {count!r}")
     values = list(dict.fromkeys(str(v) for v in values))
@@ -77,9 +83,6 @@ def lookup_records(model, tokenizer, items: Sequence, *, reasoning: bool = False
     One row per item: layout, number of options, gold letter, the raw response, the letter
     the rules read from it and whether it is correct.
     """
-    from infimed_lib.eval.generate import build_prompts, iter_answers, resolve_max_new_tokens
-    from infimed_lib.eval.scoring import score_item
-
     prompts = build_prompts(items, tokenizer, model.config.num_visual_tokens, reasoning)
     answers = dict((p.index, a) for p, a in iter_answers(model, tokenizer, prompts, batch_size=batch_size,
                                                            max_new_tokens=resolve_max_new_tokens(max_new_tokens),
@@ -115,9 +118,6 @@ def lookup_probe(checkpoints: dict[str, str], tokenizer_dir: str, items: Sequenc
     The CSV (one row per model and item, with the raw response) is written atomically, so a
     reader can audit every verdict.
     """
-    from infimed_lib.eval.generate import cpu_threads
-    from infimed_lib.eval.run import load_for_eval
-
     results = {}
     for name, checkpoint in checkpoints.items():
         model, tokenizer = load_for_eval(checkpoint, tokenizer_dir, device, dtype)

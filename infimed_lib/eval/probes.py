@@ -22,6 +22,9 @@ import torch
 from tqdm.auto import tqdm
 
 from infimed_lib.common import ParameterError
+from infimed_lib.data.images import MEDICAL_MODALITIES
+from infimed_lib.data.images import medical_image
+from infimed_lib.model import preprocess_images
 
 FACETS = ("modality", "body_part", "lesion", "side", "level", "size")
 FEATURE_SETS = ("pixels (pooled)", "vision tower (pooled)", "projector output")
@@ -32,8 +35,6 @@ TRAIN_SHARE = 0.7
 
 def probe_images(count: int, seed: int = 0) -> tuple[list, list[dict]]:
     """``count`` procedural medical images and their true attributes, modalities in turn (Chapter 08)."""
-    from infimed_lib.data.images import MEDICAL_MODALITIES, medical_image
-
     if isinstance(count, bool) or not isinstance(count, int) or count < len(MEDICAL_MODALITIES):
         raise ParameterError("count", f"must be an int >= {len(MEDICAL_MODALITIES)} (one image per modality), "
                              f"got {count!r}")
@@ -49,8 +50,6 @@ def probe_features(model, images: Sequence, batch_size: int = 64) -> dict[str, t
     The tower's pooled grid is caught with a forward hook on the projector's pooling layer while
     ``model.get_image_features`` runs, so it is exactly the N x N grid the projector sees.
     """
-    from infimed_lib.model import preprocess_images
-
     device, side = next(model.parameters()).device, model.config.pool_side
     caught, out = [], {name: [] for name in FEATURE_SETS}
     hook = model.projector.pool.register_forward_hook(lambda module, args, output: caught.append(output))

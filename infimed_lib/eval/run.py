@@ -34,6 +34,10 @@ from infimed_lib.eval.generate import (DEFAULT_MAX_NEW_TOKENS, build_prompts, cp
 from infimed_lib.data.benchmark_prompts import LAYOUTS
 from infimed_lib.eval.scoring import RULES, score_item
 from infimed_lib.eval.summary import records_under, summarize_records
+from infimed_lib.data.benchmark_prompts import build_prompt
+from infimed_lib.data.tokenizer import load_tokenizer
+from infimed_lib.eval.baselines import majority_responses
+from infimed_lib.model import load_model
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 
@@ -172,9 +176,6 @@ def load_for_eval(checkpoint_dir: str | Path, tokenizer_dir: str | Path, device:
     """``(model, tokenizer)`` ready to generate: cuda when available, bfloat16 on GPU (Chapter 08)."""
     import torch
 
-    from infimed_lib.data.tokenizer import load_tokenizer
-    from infimed_lib.model import load_model
-
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if dtype == "auto":
@@ -203,9 +204,6 @@ def _model_records(config, name, items, model, tokenizer, judge) -> list[dict]:
 
 
 def _majority_records(config, items) -> list[dict]:
-    from infimed_lib.eval.baselines import majority_responses
-    from infimed_lib.data.benchmark_prompts import build_prompt
-
     return [_record(item, build_prompt(item, config.reasoning, config.prompts), response, config.seed, None,
                     config.rules) for item, response in zip(items, majority_responses(items))]
 

@@ -15,6 +15,8 @@ import pandas as pd
 
 from infimed_lib.common import ParameterError
 from infimed_lib.eval.aggregate import aggregate
+from infimed_lib.data.benchmark_prompts import build_prompt
+from infimed_lib.data.benchmarks import QUESTION_TYPES
 
 CLOSED_TYPES = ("multiple_choice", "yes_no", "closed")
 
@@ -142,8 +144,6 @@ def open_metrics_table(scores: Mapping[str, Any]) -> pd.DataFrame:
 
 def benchmark_overview(items: Mapping[str, Iterable[Any]]) -> pd.DataFrame:
     """Items per benchmark and question type, with languages and modalities (Chapter 08)."""
-    from infimed_lib.data.benchmarks import QUESTION_TYPES
-
     rows = {}
     for name, bench_items in items.items():
         bench_items = list(bench_items)
@@ -159,8 +159,6 @@ def benchmark_overview(items: Mapping[str, Iterable[Any]]) -> pd.DataFrame:
 def example_prompts(items: Mapping[str, Iterable[Any]], reasoning: bool = False, layout: str = "book") -> pd.DataFrame:
     """The first prompt of each (benchmark, question type), as the model receives it (Chapter 08);
     ``layout="medevalkit"`` shows MedEvalKit's text instead of the book's."""
-    from infimed_lib.data.benchmark_prompts import build_prompt
-
     rows, seen = [], set()
     for name, bench_items in items.items():
         for item in bench_items:

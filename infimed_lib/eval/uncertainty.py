@@ -23,6 +23,7 @@ from scipy.stats import bootstrap
 
 from infimed_lib.common import ParameterError, read_jsonl
 from infimed_lib.eval.summary import CLOSED_TYPES
+from infimed_lib.eval.summary import records_under
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,6 @@ def closed_verdicts(predictions: Mapping[str, str | Path], rules: str | None = N
     ``rules`` ("strict" or "medevalkit") reads that rule set's verdict from each record's
     ``verdicts``; None keeps the file's own ``correct``.
     """
-    from infimed_lib.eval.summary import records_under
-
     verdicts = {}
     for name, path in predictions.items():
         rows = [r for r in read_jsonl(path) if r.get("question_type") in CLOSED_TYPES]

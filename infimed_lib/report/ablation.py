@@ -18,6 +18,9 @@ import pandas as pd
 
 from infimed_lib.common import ParameterError
 from infimed_lib.report.paper import BENCHMARK_COLUMNS, BENCHMARK_TO_COLUMN, ablation_label, load_paper_table
+from infimed_lib.eval.uncertainty import closed_verdicts
+from infimed_lib.eval.uncertainty import macro_interval
+from infimed_lib.eval.uncertainty import margin_interval
 
 COMBINATIONS = ("1", "1+2", "1+3", "1+2+3")
 COLUMNS = BENCHMARK_COLUMNS + ["Avg."]
@@ -207,8 +210,6 @@ def combination_intervals(predictions: Mapping[str, Mapping[str, str | Path]], b
     ``predictions``) and must include ``baseline``. Intervals are chapter 08's stratified bootstrap
     (`eval.uncertainty`); the margin is paired, question by question.
     """
-    from infimed_lib.eval.uncertainty import closed_verdicts, macro_interval, margin_interval
-
     if baseline not in predictions:
         raise ParameterError("baseline", f"{baseline!r} is not among the models {sorted(predictions)}")
     verdicts = {label: closed_verdicts(files) for label, files in predictions.items()}
@@ -226,8 +227,6 @@ def effect_intervals(predictions: Mapping[str, Mapping[str, str | Path]], seed: 
 
     A comparison whose interval contains 0 is not an effect this benchmark size can show.
     """
-    from infimed_lib.eval.uncertainty import closed_verdicts, margin_interval
-
     verdicts = {label: closed_verdicts(files) for label, files in predictions.items()}
     rows = []
     for name, (start, to) in EFFECTS.items():

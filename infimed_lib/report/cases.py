@@ -17,6 +17,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from infimed_lib.common import ParameterError, read_jsonl, require_path
+from infimed_lib.data.benchmark_prompts import prompt_images
+from infimed_lib.data.benchmarks import load_benchmark
+from infimed_lib.data.images import load_image
 
 KINDS = ("a_right_b_wrong", "b_right_a_wrong", "both_right", "both_wrong")
 _CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "SimHei", "PingFang SC")
@@ -111,10 +114,6 @@ def _gold_text(row) -> str:
 
 def case_images(cases: pd.DataFrame, benchmark_paths: Mapping[str, str | Path]) -> list:
     """The first image (in prompt order) of each case, read from its benchmark's files (Chapter 09)."""
-    from infimed_lib.data.benchmarks import load_benchmark
-    from infimed_lib.data.images import load_image
-    from infimed_lib.data.benchmark_prompts import prompt_images
-
     images, cache = [], {}
     for _, row in cases.iterrows():
         bench = row["benchmark"]

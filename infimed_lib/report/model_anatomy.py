@@ -15,6 +15,9 @@ from PIL import Image
 
 from infimed_lib.model.processing import preprocess_images
 from infimed_lib.train.steps import token_loss_sum
+from infimed_lib.data.corpus.dicom_images import convert_dicom
+from infimed_lib.data.corpus.dicom_images import dicom_path
+from infimed_lib.data.tokenizer import encode_sample
 
 PARTS = {"vision_tower": "vision tower (SigLIP)", "projector": "projector (pool + MLP)",
          "language_model": "language model (Qwen3)"}
@@ -40,15 +43,11 @@ def example_image(path: str = "") -> Image.Image:
     if path:
         with Image.open(path) as image:
             return image.convert("RGB")
-    from infimed_lib.data.corpus.dicom_images import convert_dicom, dicom_path
-
     return convert_dicom(dicom_path("pydicom/CT_small.dcm"), "pydicom")[0].image
 
 
 def example_inputs(model, tokenizer, images: list[Image.Image], question: str, answer: str) -> dict:
     """``input_ids``, ``labels`` and ``pixel_values`` of one chat sample at the model's token count. Chapter 03."""
-    from infimed_lib.data.tokenizer import encode_sample
-
     sample = {"id": "example", "images": ["image"] * len(images),
               "conversations": [{"from": "human", "value": "<image>\n" * len(images) + question},
                                 {"from": "gpt", "value": answer}]}

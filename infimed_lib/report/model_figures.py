@@ -8,6 +8,8 @@ import pandas as pd
 from PIL import Image
 
 from infimed_lib.model.configuration import patch_grid_side
+from infimed_lib.model.attention import block_causal_mask
+from infimed_lib.model.attention import segment_ids
 
 
 def pool_bins(grid: int, side: int) -> list[tuple[int, int]]:
@@ -77,8 +79,6 @@ def plot_attention_layout(model, lengths: list[int], pad: int = 0, ax=None):
     import copy
 
     import torch
-
-    from infimed_lib.model.attention import block_causal_mask, segment_ids
 
     positions = torch.cat([torch.arange(n) for n in lengths] + [torch.arange(pad)])[None]
     mask = torch.cat([torch.ones(sum(lengths)), torch.zeros(pad)])[None].long()

@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from infimed_lib.common import ParameterError, iter_jsonl, read_json
+from infimed_lib.data.images import load_image
 
 GALLERY_MODALITIES = ["CT", "MRI", "X-ray", "histopathology", "dermoscopy", "MR", "US", "CR", "DX"]
 
@@ -64,8 +65,6 @@ def _gallery_picks(corpus_dir: Path) -> list[tuple[str, dict]]:
 
 def plot_corpus_gallery(corpus_dir: str | Path, seed: int = 0, columns: int = 5):
     """One image per modality with the start of its text (the generator's finding)."""
-    from infimed_lib.data.images import load_image
-
     corpus_dir = Path(corpus_dir)
     picks = _gallery_picks(corpus_dir)
     rows = max(1, -(-len(picks) // columns))

@@ -10,6 +10,12 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from infimed_lib.train.metrics_log import load_metrics
+from infimed_lib.eval.extract import parse_response
+from infimed_lib.eval.scoring import gold_yes_no
+from infimed_lib.eval.text_metrics import normalize_answer
+from infimed_lib.eval.uncertainty import margin_interval
+from infimed_lib.rl.evaluate import verdicts
+from infimed_lib.rl.rewards import reward
 
 PAPER_FILE = "infimed_rl_model_card.csv"
 CURVES = {"reward": "reward (mean over the step's answers)", "answer_tokens": "answer length (tokens)",
@@ -117,8 +123,6 @@ def set_overview(sets: Mapping[str, Sequence]) -> pd.DataFrame:
 
 def reward_examples(task, responses: Sequence[str], format_weight: float = 0.1) -> pd.DataFrame:
     """The reward of each candidate response to one task, with its two parts (Chapter 10)."""
-    from infimed_lib.rl.rewards import reward
-
     rows = [{"response": text, **reward(task, text, format_weight)} for text in responses]
     return pd.DataFrame(rows, columns=["response", "correct", "format", "reward"])
 
@@ -127,9 +131,6 @@ def rl_effects(predictions: Mapping[str, Sequence[dict]], pairs: Mapping[str, tu
                seed: int = 0) -> pd.DataFrame:
     """Paired-bootstrap differences in macro accuracy (points, 95% interval) for named (after, before)
     pairs of models, each read against its noise (Chapter 10)."""
-    from infimed_lib.eval.uncertainty import margin_interval
-    from infimed_lib.rl.evaluate import verdicts
-
     rows = []
     for name, (after, before) in pairs.items():
         interval = margin_interval(verdicts(predictions[after]), verdicts(predictions[before]), seed=seed)
@@ -169,10 +170,6 @@ def yes_no_elsewhere(records: Sequence[dict]) -> float:
     """Share of the questions that are *not* yes/no questions (multiple choice, two named
     alternatives) which a model answers with a plain yes or no: an answer that fits no option,
     learned from the many yes/no questions it was rewarded on (Chapter 10)."""
-    from infimed_lib.eval.extract import parse_response
-    from infimed_lib.eval.text_metrics import normalize_answer
-    from infimed_lib.eval.scoring import gold_yes_no
-
     others = [r for r in records if r["question_type"] != "yes_no" and gold_yes_no(str(r["gold"])) is None]
     if not others:
         return 0.0
@@ -182,8 +179,6 @@ def yes_no_elsewhere(records: Sequence[dict]) -> float:
 
 def yes_no_share(tasks: Sequence) -> float:
     """Share of tasks whose gold answer is yes or no (是/否 included) (Chapter 10)."""
-    from infimed_lib.eval.scoring import gold_yes_no
-
     return sum(gold_yes_no(str(t.answer)) is not None for t in tasks) / max(len(tasks), 1)
 
 

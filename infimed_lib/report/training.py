@@ -4,6 +4,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from infimed_lib.train.metrics_log import load_metrics
 
 
 def smoothed(values: pd.Series, window: int) -> pd.Series:
@@ -68,8 +69,6 @@ def stage_outcome(result, title: str):
 
     Chapters 04-07 show every stage the same way; returns ``(frame, drop, ax)``.
     """
-    from infimed_lib.train.metrics_log import load_metrics
-
     frame = load_metrics(result.metrics_path)
     ax = plot_training(frame, title)
     ax.figure.savefig(f"{result.output_dir}/loss.png", bbox_inches="tight", dpi=110)

@@ -19,6 +19,7 @@ from infimed_lib.eval.generate import build_prompts, cpu_threads, iter_answers
 from infimed_lib.eval.scoring import score_item
 from infimed_lib.eval.uncertainty import macro_interval, margin_interval
 from infimed_lib.rl.rewards import format_reward
+from infimed_lib.eval.run import load_for_eval
 
 QUESTION_TYPES = ("multiple_choice", "yes_no", "closed", "open")
 
@@ -32,8 +33,6 @@ def predict(checkpoint: str | Path, tokenizer_dir: str | Path, tasks: Sequence, 
     layout) and ``answer_tokens``. The model runs where chapter 08's does (``eval.load_for_eval``:
     cuda when available, in bfloat16 there).
     """
-    from infimed_lib.eval.run import load_for_eval
-
     model, tokenizer = load_for_eval(checkpoint, tokenizer_dir, device=device)
     prompts = build_prompts(tasks, tokenizer, model.config.num_visual_tokens, reasoning)
     budget = {qtype: max_new_tokens for qtype in QUESTION_TYPES}

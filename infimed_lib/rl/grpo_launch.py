@@ -22,6 +22,7 @@ from infimed_lib.rl.tasks import MIRRORS, corpus_tasks, drawn_tasks, write_tasks
 from infimed_lib.rl.grpo_trainer import RLResult, load_rl_result, run_grpo
 from infimed_lib.rl.warmup import warmup_samples
 from infimed_lib.train.stages import job_command
+from infimed_lib.train.train_config import config_from_dict
 
 ARMS = {"from_sft": "SFT + RL", "from_warmup": "warm-up + RL"}
 HELDOUT_STREAM, WARMUP_STREAM = 1, 0  # rl.tasks.drawn_tasks streams: distinct images for each set
@@ -104,8 +105,6 @@ def warmup_config(paths: RLPaths, init_from: str, tokenizer_path: str, **setting
 
     Give ``image_root`` when the mixture's images are relative paths (``warmup_data``).
     """
-    from infimed_lib.train.train_config import config_from_dict
-
     return config_from_dict({"stage": "warmup", "output_dir": str(paths.warmup), "init_from": init_from,
                              "tokenizer_path": tokenizer_path, "data_path": str(paths.warmup / "mixture.jsonl")},
                             **settings)

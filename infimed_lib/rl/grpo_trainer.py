@@ -10,7 +10,6 @@ drawn from the restored RNG, so a resumed run repeats an uninterrupted one exact
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,7 @@ from infimed_lib.train.metrics_log import METRICS_FILE, SUMMARY_FILE, MetricsLog
 from infimed_lib.train.stage_model import load_stage_model, load_stage_tokenizer, prepare_model_for_training, \
     restore_inference_settings
 from infimed_lib.train.schedule import build_optimizer, build_scheduler
+from infimed_lib.rl.vllm_rollout import VLLMSampler
 
 
 @dataclass
@@ -139,8 +139,6 @@ def run_grpo(config: RLConfig, *, resume: bool = False, stop_after_steps: int | 
         write_config(config, out)
     engine = None
     if resolve_engine(config.rollout_engine) == "vllm":
-        from infimed_lib.rl.vllm_rollout import VLLMSampler
-
         engine = VLLMSampler(accelerator.unwrap_model(policy), tokenizer, out, config.seed + accelerator.process_index)
     context = StepContext(config, accelerator, policy, reference, optimizer, scheduler, tokenizer, tasks, engine)
     if not _loop(context, log, int(state["step"]), float(state["elapsed_s"]), stop_after_steps):

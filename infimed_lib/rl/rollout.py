@@ -18,6 +18,8 @@ from infimed_lib.data.images import load_image
 from infimed_lib.data.tokenizer import encode_prompt
 from infimed_lib.eval.generate import left_pad, stop_token_ids
 from infimed_lib.data.benchmark_prompts import build_prompt, prompt_images
+from infimed_lib.eval.generate import _decode
+from infimed_lib.model import preprocess_images
 
 
 @dataclass
@@ -56,8 +58,6 @@ class Rollout:
 
 def _features(model, item, image_root, device) -> torch.Tensor | None:
     """The item's images through the frozen tower, in prompt order (None without images)."""
-    from infimed_lib.model import preprocess_images
-
     images = [image if hasattr(image, "convert") else load_image(image, image_root) for image in prompt_images(item)]
     return model.vision_features(preprocess_images(images, model.config).to(device)) if images else None
 
@@ -103,8 +103,6 @@ def sample_groups(model, tokenizer, items: Sequence, task_indices: Sequence[int]
 
     ``engine``: a ``rl.vllm_rollout.VLLMSampler`` to sample with instead of ``generate``.
     """
-    from infimed_lib.eval.generate import _decode
-
     visual = model.config.num_visual_tokens
     prompts = [encode_prompt(tokenizer, build_prompt(item, reasoning=True), visual) for item in items]
     features = [_features(model, item, image_root, next(model.parameters()).device) for item in items]

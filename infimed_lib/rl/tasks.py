@@ -27,6 +27,14 @@ import numpy as np
 from infimed_lib.common import ParameterError, atomic_write_jsonl, read_jsonl, require_path
 from infimed_lib.data.benchmarks import BENCHMARKS, BenchmarkItem
 from infimed_lib.data.mixtures import load_keep_list
+from infimed_lib.data.corpus.corpus_medical import Context
+from infimed_lib.data.corpus.corpus_medical import qa_parts
+from infimed_lib.data.corpus.corpus_questions import finding_text
+from infimed_lib.data.corpus.corpus_questions import truth
+from infimed_lib.data.corpus.corpus_sources import build_sources
+from infimed_lib.data.images import image_to_data_url
+from infimed_lib.eval.text_metrics import normalize_answer
+from infimed_lib.train.data_order import JsonlRecords
 
 CLOSED_TYPES = ("multiple_choice", "yes_no", "closed")
 # Corpus VQA source -> the benchmark whose training data it imitates (chapter 00).
@@ -46,8 +54,6 @@ def _strip_instruction(lines: list[str]) -> list[str]:
 def _gold_letter(answer: str, options: dict[str, str]) -> str | None:
     """The gold letter: the answer itself when it is a letter (real training splits), else the
     letter of the one option whose text it names (the miniature answers with the text), or None."""
-    from infimed_lib.eval.text_metrics import normalize_answer
-
     if answer.strip() in options:
         return answer.strip()
     match = _MMMU_SENTENCE.match(answer.strip())
@@ -101,8 +107,6 @@ def corpus_tasks(corpus_dir: str | Path, sources: Sequence[str] = tuple(MIRRORS)
     are parsed, so a few hundred questions cost no more than reading the file once). Image
     paths stay relative to ``corpus_dir``, the trainer's ``image_root``.
     """
-    from infimed_lib.train.data_order import JsonlRecords
-
     keep = load_keep_list(keep_list) if keep_list and Path(keep_list).exists() else None
     folder = require_path("corpus_dir", corpus_dir, "dir")
     rng = np.random.default_rng(seed)
@@ -134,10 +138,6 @@ def drawn_tasks(per_source: int, seed: int, stream: int,
     task keeps its image (a PIL image) and, in ``meta``, the image's findings, the facet asked
     about, its true value and a plausible wrong answer: what a reasoning trace can state.
     """
-    from infimed_lib.data.corpus.corpus_medical import Context, qa_parts
-    from infimed_lib.data.corpus.corpus_questions import finding_text, truth
-    from infimed_lib.data.corpus.corpus_sources import build_sources
-
     specs = {spec.name: (index, spec) for index, spec in enumerate(build_sources())}
     unknown = [s for s in sources if s not in MIRRORS]
     if unknown:
@@ -159,8 +159,6 @@ def drawn_tasks(per_source: int, seed: int, stream: int,
 
 def task_row(item: BenchmarkItem) -> dict:
     """A task as one JSON object; PIL images become data URLs."""
-    from infimed_lib.data.images import image_to_data_url
-
     images = [image if isinstance(image, str) else image_to_data_url(image) for image in item.images]
     return {"benchmark": item.benchmark, "id": item.id, "question": item.question, "images": images,
             "options": item.options, "answer": item.answer, "question_type": item.question_type,

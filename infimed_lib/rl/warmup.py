@@ -19,6 +19,7 @@ import numpy as np
 from infimed_lib.common import ParameterError
 from infimed_lib.data.benchmarks import BenchmarkItem
 from infimed_lib.data.benchmark_prompts import build_prompt
+from infimed_lib.data.images import image_to_data_url
 
 # What each facet's true value says about the image: the one fact the question turns on.
 FACET_CLAUSES = {
@@ -64,8 +65,6 @@ def warmup_samples(items: Sequence[BenchmarkItem], reflective_share: float = 0.2
     Prompts are the evaluation's reasoning prompts (``build_prompt(item, reasoning=True)``), the
     ones RL trains with; images travel as data URLs, so the file needs no image folder.
     """
-    from infimed_lib.data.images import image_to_data_url
-
     if not 0.0 <= reflective_share <= 1.0:
         raise ParameterError("reflective_share", f"must be in [0, 1], got {reflective_share}")
     rng = np.random.default_rng(seed)

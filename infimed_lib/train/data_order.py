@@ -15,6 +15,8 @@ import numpy as np
 import torch
 
 from infimed_lib.common import ParameterError, file_sha256, require_path
+from infimed_lib.packing import read_manifest
+from infimed_lib.packing import tokenizer_fingerprint
 
 
 class JsonlRecords:
@@ -79,8 +81,6 @@ def open_shards(shard_dir: str | Path, tokenizer=None, validate: bool = True) ->
     sha256 and the tokenizer fingerprint are checked against the manifest first, so stale
     shards or a different tokenizer stop the run before any step is spent on them.
     """
-    from infimed_lib.packing import read_manifest, tokenizer_fingerprint
-
     folder = require_path("data_path", shard_dir, kind="dir")
     try:
         manifest = read_manifest(folder)

@@ -11,26 +11,24 @@ from pathlib import Path
 import torch
 
 from infimed_lib.common import ParameterError, require_path
+from infimed_lib.data.tokenizer import load_tokenizer
+from infimed_lib.model import ImageProcessor
+from infimed_lib.model import load_model
+from infimed_lib.model import preprocess_images
 
 
 def load_stage_tokenizer(path: str | Path):
     """The tokenizer of the run (ours, or a real Qwen3 folder). Chapter 00."""
-    from infimed_lib.data.tokenizer import load_tokenizer
-
     return load_tokenizer(require_path("tokenizer_path", path, kind="dir"))
 
 
 def load_stage_model(path: str | Path):
     """Load the starting weights of a stage from a ``save_pretrained`` folder. Chapters 03-07."""
-    from infimed_lib.model import load_model
-
     return load_model(require_path("init_from", path, kind="dir"))
 
 
 def pixel_function(model):
     """``images -> pixel_values`` for this model, from ``infimed_lib.model.preprocess_images``."""
-    from infimed_lib.model import preprocess_images
-
     config = model.config
     return lambda images: preprocess_images(images, config)
 
@@ -97,6 +95,4 @@ def save_companions(model, tokenizer, folder: str | Path) -> None:
     if tokenizer is not None:
         tokenizer.save_pretrained(str(folder))
     if getattr(model.config, "vision_config", None) is not None:
-        from infimed_lib.model import ImageProcessor
-
         ImageProcessor(model.config).save_pretrained(folder)

@@ -10,6 +10,7 @@ from infimed_lib.model import load_model
 from infimed_lib.packing import read_bins, read_manifest
 from infimed_lib.train.train_config import TrainConfig
 from infimed_lib.train.throughput import compare_packed_padded, compare_visual_tokens
+from infimed_lib.common import ParameterError
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -17,8 +18,6 @@ DEVICES = ("auto", "cpu", "cuda")
 def measurement_device(device: str = "auto") -> torch.device:
     """Where to time the steps: ``auto`` is the GPU when there is one, as for training."""
     if device not in DEVICES:
-        from infimed_lib.common import ParameterError
-
         raise ParameterError("device", f"{device!r} is not one of {list(DEVICES)}")
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"

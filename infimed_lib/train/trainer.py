@@ -6,12 +6,10 @@ The same code runs in a notebook on one CPU and under ``accelerate launch`` on m
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 from accelerate import Accelerator
 from accelerate.utils import DistributedDataParallelKwargs, GradientAccumulationPlugin
 from tqdm.auto import tqdm

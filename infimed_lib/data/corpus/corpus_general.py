@@ -16,6 +16,8 @@ from infimed_lib.data.corpus.corpus_scenes import BACKGROUNDS, COLORS, POSITIONS
 from infimed_lib.data.corpus.corpus_text import count_word, pick, scene_caption
 from infimed_lib.data.corpus.defects import Draft
 from infimed_lib.data.images import general_image
+from infimed_lib.data.benchmark_prompts import build_prompt
+from infimed_lib.data.benchmarks import BenchmarkItem
 
 REFUSALS = ("Sorry, I can't help with that.", "I'm sorry, but I can't assist with that request.",
             "Sorry, I cannot answer this question.")
@@ -166,9 +168,6 @@ OPTION_WORDS = tuple(w for w in dict.fromkeys([*COLORS, *SHAPES, *BACKGROUNDS, *
 
 
 def _name_option(slot: dict, rng: np.random.Generator) -> tuple[str, str, str]:
-    from infimed_lib.data.benchmarks import BenchmarkItem
-    from infimed_lib.data.benchmark_prompts import build_prompt
-
     k, g = slot["n_options"], LETTERS.index(slot["gold"])
     texts = [OPTION_WORDS[i] for i in rng.permutation(len(OPTION_WORDS))[:k]]
     # The benchmarks' own prompt layouts (MedEvalKit's "A. x" lines, MMMU's "(A) x"), with the

@@ -19,6 +19,8 @@ from infimed_lib.data.corpus.corpus_text import caption, pick
 from infimed_lib.data.corpus.defects import Draft, false_fact, perturb
 from infimed_lib.data.corpus.dicom_images import RealImage, augment
 from infimed_lib.data.images import MEDICAL_MODALITIES, medical_image
+from infimed_lib.data.benchmark_prompts import build_prompt
+from infimed_lib.data.benchmarks import BenchmarkItem
 
 RADIOLOGY = ("CT", "MRI", "X-ray")
 # Facets each kind of image can be asked about, per question type; repeats weight the draw.
@@ -155,9 +157,6 @@ def qa_draft(rng: np.random.Generator, slot: dict, ctx: Context, p_formatted: fl
     Multiple-choice questions are answered with the right option's text in both layouts (see
     `corpus_questions.format_mc` for why the miniature does not answer with the letter).
     """
-    from infimed_lib.data.benchmarks import BenchmarkItem
-    from infimed_lib.data.benchmark_prompts import build_prompt
-
     image, attrs, qa = qa_parts(rng, slot, ctx)
     formatted = rng.uniform() < p_formatted
     # A third of the formatted multiple choice in MMMU's "(A) text" layout, the rest in MedEvalKit's.
