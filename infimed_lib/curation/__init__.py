@@ -10,20 +10,20 @@ Modules: ``rubric`` (dimensions, prompt, rendering), ``parse`` (reading replies)
 ``assess`` (sampling, cache, resume), ``report`` (summaries, thresholds, keep-list),
 ``agreement`` (kappa, ground truth), ``figures``, ``config`` and ``pipeline`` (notebook 01).
 """
-from infimed_lib.curation.defect_agreement import compare_with_ground_truth, judge_agreement, load_defect_labels, weighted_kappa
 from infimed_lib.curation.assess import JudgeRejectedError, JudgementCache, assess, cache_key, list_sources, sample_corpus, sample_source, write_judgements
 from infimed_lib.curation.curation_config import CurationConfig, JudgeSpec, make_judge
+from infimed_lib.curation.defect_agreement import compare_with_ground_truth, judge_agreement, load_defect_labels, weighted_kappa
 from infimed_lib.curation.judges import Judge, JudgeError, JudgeReply, RequestRejected, TransformersJudge
 from infimed_lib.curation.openai_client import ChatClient, ChatResult, OpenAIJudge
 from infimed_lib.curation.parse import parse_judgement
 from infimed_lib.curation.reference_judge import ReferenceJudge
-from infimed_lib.curation.selection import (
-    Thresholds, build_keep_list, dataset_summary, flag_samples, judgements_frame, read_keep_list,
-    score_distribution, write_keep_list,
-)
 from infimed_lib.curation.rubric import (
     DIMENSIONS, IMAGING, OVERALL, SCORE_KEYS, SHORT_NAMES, apply_no_image_rule, load_prompt_template,
     prompt_hash, render_prompt, render_sample,
+)
+from infimed_lib.curation.selection import (
+    Thresholds, build_keep_list, dataset_summary, flag_samples, judgements_frame, read_keep_list,
+    score_distribution, write_keep_list,
 )
 
 __all__ = [

@@ -16,8 +16,8 @@ from infimed_lib.common import atomic_write_json, atomic_write_text, require_pat
 from infimed_lib.curation.assess import assess, list_sources, sample_corpus, write_judgements
 from infimed_lib.curation.curation_config import CurationConfig, JudgeSpec, make_judge
 from infimed_lib.curation.parse import reply_comments
-from infimed_lib.curation.selection import SCORE_COLUMNS
 from infimed_lib.curation.rubric import load_prompt_template, prompt_hash
+from infimed_lib.curation.selection import SCORE_COLUMNS
 
 
 def prepare(config: CurationConfig) -> tuple[Path, str]:

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Protocol, runtime_checkable
 
-from infimed_lib.data.chat_client import JudgeError, RequestRejected
 from infimed_lib.common import ParameterError
 from infimed_lib.common import require_path
+from infimed_lib.data.chat_client import JudgeError, RequestRejected
 from infimed_lib.data.images import image_to_data_url
 
 __all__ = ["Judge", "JudgeError", "JudgeReply", "RequestRejected", "TransformersJudge", "image_data_url", "resolve_image_ref"]

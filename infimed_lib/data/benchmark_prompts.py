@@ -28,9 +28,9 @@ import re
 from typing import Any
 
 from infimed_lib.common import ParameterError
-from infimed_lib.data.prompt_format import IMAGE_MARKER, instruction
 from infimed_lib.data.benchmark_exam_formats import medxpert_published_question
 from infimed_lib.data.benchmark_vqa_formats import pmc_published
+from infimed_lib.data.prompt_format import IMAGE_MARKER, instruction
 
 LAYOUTS = ("book", "medevalkit")
 _MMMU_REF = re.compile(r"<image\s*(\d+)>")

@@ -38,8 +38,8 @@ import yaml
 from infimed_lib.common import ParameterError, atomic_write_bytes, atomic_write_json, atomic_write_jsonl, require_path
 from infimed_lib.data.benchmarks import SPLITS
 from infimed_lib.data.benchmarks import BENCHMARKS, load_benchmark
-from infimed_lib.data.loaders import FAMILIES, KINDS, benchmark_items_to_samples, iter_llava_json
 from infimed_lib.data.benchmarks import image_bytes
+from infimed_lib.data.loaders import FAMILIES, KINDS, benchmark_items_to_samples, iter_llava_json
 
 # File names of a test split as the benchmarks publish it (test.json, test_2.csv, test-0000-of-0001.parquet).
 _TEST_FILE = re.compile(r"(?:^|[^a-z])test(?:[^a-z]|$)", re.IGNORECASE)

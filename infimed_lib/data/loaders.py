@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from infimed_lib.common import ParameterError, iter_jsonl, require_choice, require_path, require_type
-from infimed_lib.data.benchmarks import BenchmarkItem, image_bytes
-from infimed_lib.data.prompt_format import IMAGE_MARKER
 from infimed_lib.data.benchmark_prompts import build_prompt
 from infimed_lib.data.benchmark_prompts import prompt_images
+from infimed_lib.data.benchmarks import BenchmarkItem, image_bytes
+from infimed_lib.data.prompt_format import IMAGE_MARKER
 
 FAMILIES: tuple[str, ...] = (
     "general_caption", "general_interleaved", "general_instruction", "medical_caption", "medical_instruction",

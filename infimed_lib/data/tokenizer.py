@@ -17,8 +17,8 @@ from typing import Iterable, Sequence
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
-from infimed_lib.data.prompt_format import IMAGE_MARKER
 from infimed_lib.common import iter_jsonl
+from infimed_lib.data.prompt_format import IMAGE_MARKER
 
 IMAGE_TOKEN = "<|image_pad|>"
 IM_START, IM_END, END_OF_TEXT = "<|im_start|>", "<|im_end|>", "<|endoftext|>"

@@ -9,17 +9,17 @@ judge of open questions and ``uncertainty`` bootstrap intervals of the scores; `
 an option's letter at all when the question names the option; ``diagnostics`` (with ``probes`` and
 ``attention_share``) asks where the image signal is lost between the pixels and the answer.
 """
+from infimed_lib.data.benchmark_prompts import LAYOUTS, build_prompt, medevalkit_text, prompt_images
 from infimed_lib.eval.aggregate import aggregate
-from infimed_lib.eval.human_grades import load_graded, rule_agreement, rule_disagreements, score_graded
 from infimed_lib.eval.baselines import MAJORITY_DEFINITION, majority_answers, majority_responses
 from infimed_lib.eval.diagnostics import (attention_share_by_checkpoint, benchmark_captions, benchmark_modalities,
                                           closed_items, diagnostic_headline, image_attention_share, image_swap_test, linear_probes, oracle_caption_test,
                                           probe_images, swap_pairs)
 from infimed_lib.eval.extract import extract_choice, parse_response
+from infimed_lib.eval.human_grades import load_graded, rule_agreement, rule_disagreements, score_graded
 from infimed_lib.eval.judge import JudgeRejected, LLMJudge, make_open_judge, parse_judge_reply
 from infimed_lib.eval.lookup import (chance_level, lookup_headline, lookup_items, lookup_probe, lookup_records,
                                      lookup_table)
-from infimed_lib.data.benchmark_prompts import LAYOUTS, build_prompt, medevalkit_text, prompt_images
 from infimed_lib.eval.run import (EvalConfig, EvalResult, benchmark_folders, eval_name, evaluate, evaluate_majority,
                                   load_for_eval, load_scores)
 from infimed_lib.eval.scoring import RULES, score_item, score_items

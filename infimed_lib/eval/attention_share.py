@@ -21,11 +21,11 @@ import torch
 from tqdm.auto import tqdm
 
 from infimed_lib.common import ParameterError
-from infimed_lib.eval.summary import CLOSED_TYPES
 from infimed_lib.eval.generate import _open_image
 from infimed_lib.eval.generate import build_prompts
 from infimed_lib.eval.generate import cpu_threads
 from infimed_lib.eval.run import load_for_eval
+from infimed_lib.eval.summary import CLOSED_TYPES
 from infimed_lib.model import preprocess_images
 
 

@@ -26,15 +26,15 @@ import numpy as np
 import pandas as pd
 
 from infimed_lib.common import ParameterError, read_jsonl, require_path
+from infimed_lib.data.benchmark_prompts import IMAGE_MARKER, build_prompt
 from infimed_lib.data.benchmarks import BENCHMARKS
+from infimed_lib.data.tokenizer import encode_prompt
 from infimed_lib.eval.attention_share import attention_share_by_checkpoint, attention_shares, image_attention_share
 from infimed_lib.eval.generate import (DEFAULT_MAX_NEW_TOKENS, Prompt, build_prompts, cpu_threads, iter_answers,
                                        resolve_max_new_tokens)
 from infimed_lib.eval.probes import FACETS, FEATURE_SETS, fit_probe, linear_probes, probe_features, probe_images
-from infimed_lib.data.benchmark_prompts import IMAGE_MARKER, build_prompt
 from infimed_lib.eval.scoring import score_item
 from infimed_lib.eval.summary import CLOSED_TYPES
-from infimed_lib.data.tokenizer import encode_prompt
 
 __all__ = ["FACETS", "FEATURE_SETS", "attention_share_by_checkpoint", "attention_shares",
            "benchmark_captions", "benchmark_modalities", "caption_prompts", "closed_items", "diagnostic_headline",

@@ -18,8 +18,8 @@ import torch
 from tqdm.auto import tqdm
 
 from infimed_lib.common import ParameterError
-from infimed_lib.data.benchmarks import QUESTION_TYPES
 from infimed_lib.data.benchmark_prompts import build_prompt, prompt_images
+from infimed_lib.data.benchmarks import QUESTION_TYPES
 from infimed_lib.data.images import load_image
 from infimed_lib.data.tokenizer import END_OF_TEXT
 from infimed_lib.data.tokenizer import IM_END

@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 
 from infimed_lib.common import ParameterError, atomic_write_text
-from infimed_lib.data.corpus.corpus_questions import VALUES
 from infimed_lib.data.benchmarks import BenchmarkItem
 from infimed_lib.data.benchmarks import option_letters
+from infimed_lib.data.corpus.corpus_questions import VALUES
 from infimed_lib.eval.generate import build_prompts
 from infimed_lib.eval.generate import cpu_threads
 from infimed_lib.eval.generate import iter_answers

@@ -40,8 +40,8 @@ from infimed_lib.eval.aggregate import aggregate
 from infimed_lib.eval.answers import match_short_answer, read_yes_no
 from infimed_lib.eval.extract import extract_choice, parse_response
 from infimed_lib.eval.medevalkit import medevalkit_record
-from infimed_lib.eval.text_metrics import bleu1, exact_match, normalize_answer, token_scores
 from infimed_lib.eval.mmmu import eval_open, open_golds, parse_open_response
+from infimed_lib.eval.text_metrics import bleu1, exact_match, normalize_answer, token_scores
 
 __all__ = ["Judge", "RULES", "VERDICTS", "aggregate", "gold_yes_no", "score_item", "score_items"]
 

@@ -14,9 +14,9 @@ from typing import Any
 import pandas as pd
 
 from infimed_lib.common import ParameterError
-from infimed_lib.eval.aggregate import aggregate
 from infimed_lib.data.benchmark_prompts import build_prompt
 from infimed_lib.data.benchmarks import QUESTION_TYPES
+from infimed_lib.eval.aggregate import aggregate
 
 CLOSED_TYPES = ("multiple_choice", "yes_no", "closed")
 

@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 
 from infimed_lib.common import ParameterError
-from infimed_lib.report.paper import BENCHMARK_COLUMNS, BENCHMARK_TO_COLUMN, ablation_label, load_paper_table
 from infimed_lib.eval.uncertainty import closed_verdicts
 from infimed_lib.eval.uncertainty import macro_interval
 from infimed_lib.eval.uncertainty import margin_interval
+from infimed_lib.report.paper import BENCHMARK_COLUMNS, BENCHMARK_TO_COLUMN, ablation_label, load_paper_table
 
 COMBINATIONS = ("1", "1+2", "1+3", "1+2+3")
 COLUMNS = BENCHMARK_COLUMNS + ["Avg."]

@@ -13,11 +13,11 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from infimed_lib.model.processing import preprocess_images
-from infimed_lib.train.steps import token_loss_sum
 from infimed_lib.data.corpus.dicom_images import convert_dicom
 from infimed_lib.data.corpus.dicom_images import dicom_path
 from infimed_lib.data.tokenizer import encode_sample
+from infimed_lib.model.processing import preprocess_images
+from infimed_lib.train.steps import token_loss_sum
 
 PARTS = {"vision_tower": "vision tower (SigLIP)", "projector": "projector (pool + MLP)",
          "language_model": "language model (Qwen3)"}

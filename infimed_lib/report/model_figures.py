@@ -7,9 +7,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from PIL import Image
 
-from infimed_lib.model.configuration import patch_grid_side
 from infimed_lib.model.attention import block_causal_mask
 from infimed_lib.model.attention import segment_ids
+from infimed_lib.model.configuration import patch_grid_side
 
 
 def pool_bins(grid: int, side: int) -> list[tuple[int, int]]:

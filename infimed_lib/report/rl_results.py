@@ -9,13 +9,13 @@ from importlib import resources
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from infimed_lib.train.metrics_log import load_metrics
 from infimed_lib.eval.extract import parse_response
 from infimed_lib.eval.scoring import gold_yes_no
 from infimed_lib.eval.text_metrics import normalize_answer
 from infimed_lib.eval.uncertainty import margin_interval
 from infimed_lib.rl.evaluate import verdicts
 from infimed_lib.rl.rewards import reward
+from infimed_lib.train.metrics_log import load_metrics
 
 PAPER_FILE = "infimed_rl_model_card.csv"
 CURVES = {"reward": "reward (mean over the step's answers)", "answer_tokens": "answer length (tokens)",

@@ -18,10 +18,10 @@ every other chapter uses (``train.checkpoint``). The loop here is a few hundred 
 evaluation's generation and scoring rules.
 """
 from infimed_lib.rl.grpo_config import RLConfig, load_rl_config, rl_config
+from infimed_lib.rl.grpo_trainer import RLResult, load_rl_result, run_grpo
 from infimed_lib.rl.objective import aggregate, clipped_surrogate, group_advantages, grpo_loss, kl_k3
 from infimed_lib.rl.rewards import correctness_reward, format_reward, reward, rewards
 from infimed_lib.rl.tasks import corpus_tasks, drawn_tasks, read_tasks, write_tasks
-from infimed_lib.rl.grpo_trainer import RLResult, load_rl_result, run_grpo
 
 __all__ = [
     "RLConfig", "RLResult", "aggregate", "clipped_surrogate", "corpus_tasks", "correctness_reward", "drawn_tasks",

@@ -16,10 +16,10 @@ import pandas as pd
 
 from infimed_lib.common import ParameterError, atomic_write_jsonl, read_jsonl
 from infimed_lib.eval.generate import build_prompts, cpu_threads, iter_answers
+from infimed_lib.eval.run import load_for_eval
 from infimed_lib.eval.scoring import score_item
 from infimed_lib.eval.uncertainty import macro_interval, margin_interval
 from infimed_lib.rl.rewards import format_reward
-from infimed_lib.eval.run import load_for_eval
 
 QUESTION_TYPES = ("multiple_choice", "yes_no", "closed", "open")
 

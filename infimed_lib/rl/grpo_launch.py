@@ -18,8 +18,8 @@ from pathlib import Path
 from infimed_lib.common import atomic_write_jsonl, read_jsonl, require_choice, require_path, \
     write_config
 from infimed_lib.rl.grpo_config import RLConfig, rl_config
-from infimed_lib.rl.tasks import MIRRORS, corpus_tasks, drawn_tasks, write_tasks
 from infimed_lib.rl.grpo_trainer import RLResult, load_rl_result, run_grpo
+from infimed_lib.rl.tasks import MIRRORS, corpus_tasks, drawn_tasks, write_tasks
 from infimed_lib.rl.warmup import warmup_samples
 from infimed_lib.train.stages import job_command
 from infimed_lib.train.train_config import config_from_dict

@@ -9,9 +9,7 @@ drawn from the restored RNG, so a resumed run repeats an uninterrupted one exact
 """
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -20,30 +18,23 @@ from accelerate import Accelerator
 from accelerate.utils import DistributedType
 from tqdm.auto import tqdm
 
-from infimed_lib.common import ParameterError, atomic_write_json, dumps_json, read_json, seed_everything, write_config
+from infimed_lib.common import ParameterError, atomic_write_json, read_json, seed_everything
 from infimed_lib.rl.grpo_config import RLConfig
 from infimed_lib.rl.grpo_summary import summarize_rl
 from infimed_lib.rl.tasks import read_tasks
 from infimed_lib.rl.update import StepContext, grpo_step
+from infimed_lib.rl.vllm_rollout import VLLMSampler
 from infimed_lib.train import checkpoint as ckpt
-from infimed_lib.train.accelerator_setup import build_accelerator, process_count
+from infimed_lib.train.accelerator_setup import build_accelerator, prepare_run, process_count
 from infimed_lib.train.data_order import global_batch
 from infimed_lib.train.metrics_log import METRICS_FILE, SUMMARY_FILE, MetricsLog, load_metrics
 from infimed_lib.train.stage_model import load_stage_model, load_stage_tokenizer, prepare_model_for_training, \
     restore_inference_settings
-from infimed_lib.train.schedule import build_optimizer, build_scheduler
-from infimed_lib.rl.vllm_rollout import VLLMSampler
+from infimed_lib.train.trainer import StageResult
 
 
-@dataclass
-class RLResult:
-    """What a GRPO run leaves behind; chapter 10 reads these paths and numbers."""
-
-    output_dir: Path
-    checkpoint_dir: Path | None
-    metrics_path: Path
-    summary: dict
-    completed: bool = True
+class RLResult(StageResult):
+    """What a GRPO run leaves behind, laid out as a training stage's result; chapter 10 reads it."""
 
 
 def make_rl_accelerator(config: RLConfig) -> Accelerator:
@@ -82,34 +73,6 @@ def _load_models(config: RLConfig, device):
     return policy, reference, settings
 
 
-def _start(accelerator, config: RLConfig, resume: bool, log: MetricsLog) -> dict:
-    """Restore the newest checkpoint (resume) or clear an earlier run; returns our trainer state."""
-    latest = ckpt.latest_checkpoint(config.output_dir) if resume else None
-    state = {"step": 0, "elapsed_s": 0.0}
-    if latest is not None:
-        state = read_json(latest / ckpt.STATE_FILE)
-        changed = config.differences(RLConfig(**state["config"]))
-        if changed:
-            raise ParameterError(changed[0], f"differs from the run being resumed ({latest}); "
-                                 "start a fresh run or restore the old value")
-    if accelerator.is_main_process:
-        (Path(config.output_dir) / SUMMARY_FILE).unlink(missing_ok=True)
-    if latest is None:
-        ckpt.clear_checkpoints(accelerator, config.output_dir)
-        log.reset()
-        return state
-    ckpt.load_checkpoint(accelerator, latest)
-    log.truncate(state["step"])
-    return state
-
-
-def _finished(config: RLConfig) -> bool:
-    out = Path(config.output_dir)
-    if not all((out / name).exists() for name in (SUMMARY_FILE, "checkpoint", "config.json")):
-        return False
-    return read_json(out / "config.json") == json.loads(dumps_json(config))
-
-
 def run_grpo(config: RLConfig, *, resume: bool = False, stop_after_steps: int | None = None) -> RLResult:
     """Train with GRPO and write ``checkpoint/``, ``metrics.jsonl``, ``summary.json``, ``config.json``
     under ``config.output_dir``. Chapter 10.
@@ -118,7 +81,7 @@ def run_grpo(config: RLConfig, *, resume: bool = False, stop_after_steps: int | 
     newest checkpoint (or starts fresh); ``resume=False`` starts over. ``stop_after_steps`` ends
     early without a final model, as a crash would (the resume test uses it).
     """
-    if resume and _finished(config):
+    if resume and ckpt.finished_run(config):
         return load_rl_result(config.output_dir)
     seed_everything(config.seed)
     accelerator = make_rl_accelerator(config)
@@ -128,15 +91,8 @@ def run_grpo(config: RLConfig, *, resume: bool = False, stop_after_steps: int | 
     if len(tasks) < config.prompts_per_step:
         raise ParameterError("prompts_per_step", f"{config.prompts_per_step} exceeds the {len(tasks)} tasks")
     policy, reference, settings = _load_models(config, accelerator.device)
-    optimizer = build_optimizer(policy, config)
     updates = config.max_steps * config.updates_per_step * config.epochs
-    scheduler = build_scheduler(optimizer, updates, config.warmup_ratio, config.lr_schedule)
-    policy, optimizer = accelerator.prepare(policy, optimizer)
-    accelerator.register_for_checkpointing(scheduler)
-    log = MetricsLog(out / METRICS_FILE, enabled=accelerator.is_main_process)
-    state = _start(accelerator, config, resume, log)
-    if accelerator.is_main_process:
-        write_config(config, out)
+    policy, optimizer, scheduler, log, state = prepare_run(accelerator, policy, config, updates, resume)
     engine = None
     if resolve_engine(config.rollout_engine) == "vllm":
         engine = VLLMSampler(accelerator.unwrap_model(policy), tokenizer, out, config.seed + accelerator.process_index)

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import torch
 
+from infimed_lib.data.benchmark_prompts import build_prompt, prompt_images
 from infimed_lib.data.images import load_image
 from infimed_lib.data.tokenizer import encode_prompt
 from infimed_lib.eval.generate import left_pad, stop_token_ids
-from infimed_lib.data.benchmark_prompts import build_prompt, prompt_images
 from infimed_lib.eval.generate import _decode
 from infimed_lib.model import preprocess_images
 

@@ -26,13 +26,13 @@ import numpy as np
 
 from infimed_lib.common import ParameterError, atomic_write_jsonl, read_jsonl, require_path
 from infimed_lib.data.benchmarks import BENCHMARKS, BenchmarkItem
-from infimed_lib.data.mixtures import load_keep_list
 from infimed_lib.data.corpus.corpus_medical import Context
 from infimed_lib.data.corpus.corpus_medical import qa_parts
 from infimed_lib.data.corpus.corpus_questions import finding_text
 from infimed_lib.data.corpus.corpus_questions import truth
 from infimed_lib.data.corpus.corpus_sources import build_sources
 from infimed_lib.data.images import image_to_data_url
+from infimed_lib.data.mixtures import load_keep_list
 from infimed_lib.eval.text_metrics import normalize_answer
 from infimed_lib.train.data_order import JsonlRecords
 

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from infimed_lib.common import ParameterError
-from infimed_lib.data.benchmarks import BenchmarkItem
 from infimed_lib.data.benchmark_prompts import build_prompt
+from infimed_lib.data.benchmarks import BenchmarkItem
 from infimed_lib.data.images import image_to_data_url
 
 # What each facet's true value says about the image: the one fact the question turns on.

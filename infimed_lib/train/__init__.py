@@ -10,11 +10,11 @@ Command line (one process, ``torchrun`` or ``accelerate launch``)::
 
     python -m infimed_lib.train --stage sft1 --config <stage>/config.json [--resume]
 """
-from infimed_lib.train.train_config import MIXTURE_FILE, PAPER_DEFAULTS, STAGE_DIRS, STAGES, TrainConfig, \
-    config_from_dict, load_config, stage_config
 from infimed_lib.train.metrics_log import load_metrics, summarize
 from infimed_lib.train.schedule import schedule_curve, warmup_steps
 from infimed_lib.train.throughput import compare_packed_padded, compare_visual_tokens
+from infimed_lib.train.train_config import MIXTURE_FILE, PAPER_DEFAULTS, STAGE_DIRS, STAGES, TrainConfig, \
+    config_from_dict, load_config, stage_config
 from infimed_lib.train.trainer import StageResult, load_result, run_stage
 
 __all__ = [

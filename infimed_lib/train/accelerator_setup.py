@@ -1,4 +1,5 @@
-"""One `accelerate.Accelerator` per run, shared by the stage trainer and chapter 10's GRPO loop.
+"""The `accelerate` set-up shared by the stage trainer and chapter 10's GRPO loop: one Accelerator
+per run, the optimizer, schedule, metrics log and resume state.
 
 Chapter 04 explains the set-up. ``accelerate`` fixes the precision once per process (its state is
 process-wide), so a process that has trained in one precision cannot train in another: we say so
@@ -8,11 +9,15 @@ in the precision of their ``mixed_precision`` parameter, and a launched job is i
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import torch
 from accelerate import Accelerator, PartialState
 
-from infimed_lib.common import ParameterError
+from infimed_lib.common import ParameterError, write_config
+from infimed_lib.train import checkpoint as ckpt
+from infimed_lib.train.metrics_log import METRICS_FILE, MetricsLog
+from infimed_lib.train.schedule import build_optimizer, build_scheduler
 
 
 def resolved_precision(mixed_precision: str) -> str:
@@ -42,3 +47,22 @@ def build_accelerator(mixed_precision: str, cpu: bool, **options) -> Accelerator
         raise ParameterError("mixed_precision", f"{precision!r}: this process already trained in another precision "
                              "and accelerate fixes it once per process; restart the kernel, or launch the run "
                              "as its own process (launcher='accelerate' or 'torchrun')") from None
+
+
+def prepare_run(accelerator: Accelerator, model, config, updates: int, resume: bool) -> tuple:
+    """Optimizer, schedule over ``updates`` optimizer steps, the prepared model, the metrics log and
+    the trainer state of a fresh or resumed run; the run's ``config.json`` written. Chapter 04.
+
+    Shared by the stage trainer and chapter 10's GRPO loop (``config`` a TrainConfig or an RLConfig).
+    """
+    out = Path(config.output_dir)
+    optimizer = build_optimizer(model, config)
+    scheduler = build_scheduler(optimizer, updates, config.warmup_ratio, config.lr_schedule)
+    model, optimizer = accelerator.prepare(model, optimizer)
+    # Stepped once per optimizer step by us: accelerate's wrapper would step it once per process.
+    accelerator.register_for_checkpointing(scheduler)
+    log = MetricsLog(out / METRICS_FILE, enabled=accelerator.is_main_process)
+    state = ckpt.start_or_resume(accelerator, config, resume, log)
+    if accelerator.is_main_process:
+        write_config(config, out)
+    return model, optimizer, scheduler, log, state

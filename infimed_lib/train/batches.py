@@ -14,8 +14,8 @@ from typing import Callable, Sequence
 
 import torch
 
-from infimed_lib.data.tokenizer import IGNORE_INDEX, encode_sample
 from infimed_lib.data.images import load_image
+from infimed_lib.data.tokenizer import IGNORE_INDEX, encode_sample
 
 
 @dataclass

@@ -7,13 +7,15 @@ temporary name and renamed when complete, so a run killed mid-save resumes from 
 """
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
 
 import torch
 
-from infimed_lib.common import atomic_write_json, read_json
+from infimed_lib.common import ParameterError, atomic_write_json, dumps_json, read_json
+from infimed_lib.train.metrics_log import SUMMARY_FILE
 from infimed_lib.train.stage_model import save_companions
 
 STATE_FILE = "trainer_state.json"
@@ -122,3 +124,35 @@ def _write_config_dtype(config, folder: Path, dtype: torch.dtype) -> None:
     finally:
         for sub, value in zip(configs, before):
             sub.dtype = value
+
+
+def start_or_resume(accelerator, config, resume: bool, log) -> dict:
+    """Restore the newest checkpoint (``resume``) or clear an earlier run; returns the trainer's
+    state (``step``, ``elapsed_s``). ``config`` is a stage's TrainConfig or chapter 10's RLConfig:
+    a resumed run must have the same values outside its ``RESUME_MAY_DIFFER``. Chapter 04."""
+    latest = latest_checkpoint(config.output_dir) if resume else None
+    state = {"step": 0, "elapsed_s": 0.0}
+    if latest is not None:
+        state = read_json(latest / STATE_FILE)
+        changed = config.differences(type(config)(**state["config"]))
+        if changed:
+            raise ParameterError(changed[0], f"differs from the run being resumed ({latest}); "
+                                 "start a fresh run or restore the old value")
+    if accelerator.is_main_process:  # a summary always describes a finished run
+        (Path(config.output_dir) / SUMMARY_FILE).unlink(missing_ok=True)
+    if latest is None:
+        clear_checkpoints(accelerator, config.output_dir)
+        log.reset()
+        return state
+    load_checkpoint(accelerator, latest)
+    log.truncate(state["step"])
+    return state
+
+
+def finished_run(config) -> bool:
+    """True when ``config.output_dir`` holds a completed run of exactly this config. Chapter 04."""
+    out = Path(config.output_dir)
+    needed = (out / SUMMARY_FILE, out / "checkpoint", out / "config.json")
+    if not all(path.exists() for path in needed):
+        return False
+    return read_json(out / "config.json") == json.loads(dumps_json(config))

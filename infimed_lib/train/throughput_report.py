@@ -5,12 +5,12 @@ from itertools import islice
 
 import torch
 
+from infimed_lib.common import ParameterError
 from infimed_lib.data.tokenizer import load_tokenizer
 from infimed_lib.model import load_model
 from infimed_lib.packing import read_bins, read_manifest
-from infimed_lib.train.train_config import TrainConfig
 from infimed_lib.train.throughput import compare_packed_padded, compare_visual_tokens
-from infimed_lib.common import ParameterError
+from infimed_lib.train.train_config import TrainConfig
 
 DEVICES = ("auto", "cpu", "cuda")
 

@@ -5,7 +5,6 @@ The same code runs in a notebook on one CPU and under ``accelerate launch`` on m
 """
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,18 +13,16 @@ from accelerate import Accelerator
 from accelerate.utils import DistributedDataParallelKwargs, GradientAccumulationPlugin
 from tqdm.auto import tqdm
 
-from infimed_lib.common import ParameterError, atomic_write_json, dumps_json, read_json, seed_everything, \
-    write_config
+from infimed_lib.common import ParameterError, atomic_write_json, read_json, seed_everything
 from infimed_lib.train import checkpoint as ckpt
-from infimed_lib.train.accelerator_setup import build_accelerator, process_count
+from infimed_lib.train.accelerator_setup import build_accelerator, prepare_run, process_count
 from infimed_lib.train.batches import build_batch
-from infimed_lib.train.train_config import TrainConfig
 from infimed_lib.train.data_order import global_batch, open_samples, open_shards, process_share
 from infimed_lib.train.metrics_log import METRICS_FILE, SUMMARY_FILE, MetricsLog, load_metrics, summarize
 from infimed_lib.train.stage_model import load_stage_model, load_stage_tokenizer, pixel_function, \
     prepare_model_for_training, restore_inference_settings
-from infimed_lib.train.schedule import build_optimizer, build_scheduler
 from infimed_lib.train.steps import train_step
+from infimed_lib.train.train_config import TrainConfig
 
 
 @dataclass
@@ -84,36 +81,6 @@ def total_steps(config: TrainConfig, num_units: int) -> int:
     return min(steps, config.max_steps) if config.max_steps else steps
 
 
-def _start(accelerator, config: TrainConfig, resume: bool, log: MetricsLog) -> dict:
-    """Restore the latest checkpoint (resume) or clear a previous run; returns trainer state."""
-    latest = ckpt.latest_checkpoint(config.output_dir) if resume else None
-    state = {"step": 0, "elapsed_s": 0.0}
-    if latest is not None:
-        state = read_json(latest / ckpt.STATE_FILE)
-        changed = config.differences(TrainConfig(**state["config"]))
-        if changed:
-            raise ParameterError(changed[0], f"differs from the run being resumed ({latest}); "
-                                 "start a fresh run or restore the old value")
-    if accelerator.is_main_process:  # a summary always describes a finished run
-        (Path(config.output_dir) / SUMMARY_FILE).unlink(missing_ok=True)
-    if latest is None:
-        ckpt.clear_checkpoints(accelerator, config.output_dir)
-        log.reset()
-        return state
-    ckpt.load_checkpoint(accelerator, latest)
-    log.truncate(state["step"])
-    return state
-
-
-def _finished(config: TrainConfig) -> bool:
-    """True when ``output_dir`` holds a completed run of exactly this config."""
-    out = Path(config.output_dir)
-    needed = (out / SUMMARY_FILE, out / "checkpoint", out / "config.json")
-    if not all(path.exists() for path in needed):
-        return False
-    return read_json(out / "config.json") == json.loads(dumps_json(config))
-
-
 @dataclass
 class _Run:
     """Everything one training loop needs, set up by ``run_stage``."""
@@ -143,7 +110,7 @@ def run_stage(config: TrainConfig, model=None, tokenizer=None, *, resume: bool =
     ``stop_after_steps`` ends the run early without a final model, as a crash would (tests and
     the resume demonstration use it). ``to_pixels`` overrides the model's image preprocessing.
     """
-    if resume and _finished(config):
+    if resume and ckpt.finished_run(config):
         return load_result(config.output_dir)
     seed_everything(config.seed)
     accelerator = make_accelerator(config)
@@ -154,15 +121,7 @@ def run_stage(config: TrainConfig, model=None, tokenizer=None, *, resume: bool =
     model = model if model is not None else load_stage_model(config.init_from)
     settings = prepare_model_for_training(model, config, accelerator.device)
     to_pixels = to_pixels or pixel_function(model)
-    optimizer = build_optimizer(model, config)
-    scheduler = build_scheduler(optimizer, steps, config.warmup_ratio, config.lr_schedule)
-    model, optimizer = accelerator.prepare(model, optimizer)
-    # Stepped once per optimizer step by us: accelerate's wrapper would step it once per process.
-    accelerator.register_for_checkpointing(scheduler)
-    log = MetricsLog(out / METRICS_FILE, enabled=accelerator.is_main_process)
-    state = _start(accelerator, config, resume, log)
-    if accelerator.is_main_process:
-        write_config(config, out)
+    model, optimizer, scheduler, log, state = prepare_run(accelerator, model, config, steps, resume)
     run = _Run(config, accelerator, model, optimizer, scheduler, tokenizer, records, row_length,
                packed, to_pixels, log)
     completed = _loop(run, int(state["step"]), steps, float(state["elapsed_s"]), stop_after_steps)

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from infimed_lib.data.benchmark_prompts import build_prompt
+from infimed_lib.data.benchmarks import BenchmarkItem
 from infimed_lib.data.corpus.corpus_plan import balanced, gold_letters, grouped, weighted
 from infimed_lib.data.corpus.corpus_questions import LETTERS, mc_answer
 from infimed_lib.data.corpus.corpus_scenes import BACKGROUNDS, COLORS, POSITIONS, SHAPES
 from infimed_lib.data.corpus.corpus_text import count_word, pick, scene_caption
 from infimed_lib.data.corpus.defects import Draft
 from infimed_lib.data.images import general_image
-from infimed_lib.data.benchmark_prompts import build_prompt
-from infimed_lib.data.benchmarks import BenchmarkItem
 
 REFUSALS = ("Sorry, I can't help with that.", "I'm sorry, but I can't assist with that request.",
             "Sorry, I cannot answer this question.")

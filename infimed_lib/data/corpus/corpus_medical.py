@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from infimed_lib.data.benchmark_prompts import build_prompt
+from infimed_lib.data.benchmarks import BenchmarkItem
 from infimed_lib.data.corpus.corpus_plan import balanced, gold_letters, grouped, weighted
 from infimed_lib.data.corpus.corpus_questions import (QA, closed_question, facets, finding_question, format_mc, mc_answer,
                                multiple_choice, needs, open_question, yes_no)
@@ -19,8 +21,6 @@ from infimed_lib.data.corpus.corpus_text import caption, pick
 from infimed_lib.data.corpus.defects import Draft, false_fact, perturb
 from infimed_lib.data.corpus.dicom_images import RealImage, augment
 from infimed_lib.data.images import MEDICAL_MODALITIES, medical_image
-from infimed_lib.data.benchmark_prompts import build_prompt
-from infimed_lib.data.benchmarks import BenchmarkItem
 
 RADIOLOGY = ("CT", "MRI", "X-ray")
 # Facets each kind of image can be asked about, per question type; repeats weight the draw.
