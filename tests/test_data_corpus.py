@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from infimed_lib.common import ParameterError, read_json, read_jsonl
-from infimed_lib.data import corpus as corpus_module
+from infimed_lib.data.corpus import corpus_build as corpus_module
 from infimed_lib.data.benchmarks import BENCHMARKS, load_benchmark
 from infimed_lib.data.corpus import ensure_corpus, generate_corpus
 from infimed_lib.data.corpus.corpus_sources import build_sources

@@ -5,10 +5,12 @@ sample on the A.2 rubric, parse the replies, summarise per dataset, keep or drop
 measure the judge against the bundled corpus's injected defects.
 
 Modules: ``rubric`` (dimensions, prompt, rendering), ``parse`` (reading replies), ``judges``
-(the protocol, the local transformers judge), ``openai_client`` (OpenAI-compatible endpoints),
-``reference_judge`` / ``reference_rules`` / ``reference_lexicon`` (the offline judge),
-``assess`` (sampling, cache, resume), ``report`` (summaries, thresholds, keep-list),
-``agreement`` (kappa, ground truth), ``figures``, ``config`` and ``pipeline`` (notebook 01).
+(the protocol, the local transformers judge), ``openai_client`` (the judge behind an
+OpenAI-compatible endpoint, through ``data.chat_client``), ``reference_judge`` /
+``reference_rules`` / ``reference_lexicon`` (the offline judge), ``assess`` (sampling, cache,
+resume), ``selection`` (summaries, thresholds, keep-list), ``defect_agreement`` (kappa, ground
+truth), ``curation_config`` and ``curation_steps`` (notebook 01); its figures are in
+``report.curation_figures``.
 """
 from infimed_lib.curation.assess import JudgeRejectedError, JudgementCache, assess, cache_key, list_sources, sample_corpus, sample_source, write_judgements
 from infimed_lib.curation.curation_config import CurationConfig, JudgeSpec, make_judge

@@ -1,9 +1,10 @@
 """Evaluation on the seven medical benchmarks, under two rule sets (Chapter 08).
 
-``prompts`` builds the questions (the book's layout or MedEvalKit's), ``extract``/``answers``/
-``scoring``/``mmmu``/``metrics`` turn answers into verdicts under the ``strict`` rules, and
-``medevalkit`` under MedEvalKit 9b12e3b's; ``agreement`` measures both against a human grade;
-``aggregate``/``summary`` turn verdicts into scores; ``generate`` and ``run`` drive a checkpoint over
+The questions come from ``data.benchmark_prompts`` (the book's layout or MedEvalKit's; re-exported
+here); ``extract``/``answers``/``scoring``/``mmmu``/``text_metrics`` turn answers into verdicts under
+the ``strict`` rules, and ``medevalkit`` under MedEvalKit 9b12e3b's; ``human_grades`` measures both
+against a human grade; ``aggregate``/``summary`` turn verdicts into scores; ``eval_config`` holds a
+run's settings, ``generate`` and ``run`` drive a checkpoint over
 the benchmarks, ``baselines`` gives the majority-class answers, ``judge`` the optional LLM
 judge of open questions and ``uncertainty`` bootstrap intervals of the scores; ``lookup`` probes whether a model can find
 an option's letter at all when the question names the option; ``diagnostics`` (with ``probes`` and

@@ -152,7 +152,7 @@ def qa_draft(rng: np.random.Generator, slot: dict, ctx: Context, p_formatted: fl
     """A one-turn VQA sample for ``slot``; its wrong_fact variant gives the plausible wrong answer (Chapter 00).
 
     Most samples (``p_formatted``) ask in the evaluation's own prompt format (MedEvalKit's, built
-    by ``eval.prompts.build_prompt``) and answer as that format asks: yes/no, a short phrase. The
+    by ``data.benchmark_prompts.build_prompt``) and answer as that format asks: yes/no, a short phrase. The
     rest keep the LLaVA-style layout (options inline), so the model also meets other phrasings.
     Multiple-choice questions are answered with the right option's text in both layouts (see
     `corpus_questions.format_mc` for why the miniature does not answer with the letter).
