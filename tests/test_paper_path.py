@@ -4,7 +4,7 @@ a Qwen3-Instruct folder with its Qwen2Tokenizer and padded embeddings, a full Si
 import pytest
 import torch
 
-from infimed_lib.data.tokenizer import IMAGE_TOKEN, load_tokenizer
+from infimed_lib.data.tokenizer import IMAGE_TOKEN, load_tokenizer, model_token_ids
 from infimed_lib.model import build_model
 
 import paper_standins
@@ -20,8 +20,8 @@ def folders(tmp_path_factory):
 
 def build(folders, **overrides):
     with pytest.warns(UserWarning, match="expects LLM width 2048"):  # stand-ins are narrow
-        return build_model("infimed-1.7b", llm_path=str(folders["llm"]), vision_path=str(folders["vision"]),
-                           tokenizer_dir=str(folders["llm"]), **overrides)
+        return build_model("infimed-1.7b", model_token_ids(load_tokenizer(folders["llm"])), llm_path=str(folders["llm"]),
+                           vision_path=str(folders["vision"]), tokenizer_dir=str(folders["llm"]), **overrides)
 
 
 def test_stand_ins_have_the_real_folders_formats(folders):
