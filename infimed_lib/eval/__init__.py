@@ -27,7 +27,8 @@ from infimed_lib.eval.scoring import RULES, score_item, score_items
 from infimed_lib.eval.summary import (CLOSED_TYPES, benchmark_overview, breakdown_table, compare_breakdown,
                                       example_prompts, open_metrics_table, records_under, rules_table,
                                       scores_table, scores_under, summarize_records, unanswered_share)
-from infimed_lib.eval.uncertainty import Interval, closed_verdicts, macro_interval, margin_interval
+from infimed_lib.eval.uncertainty import Interval, closed_verdicts, macro_interval, margin_interval, record_verdicts
+from infimed_lib.eval.validation import answer_and_score, validation_items, validation_table
 
 __all__ = [
     "JudgeRejected", "LAYOUTS", "RULES", "load_graded", "medevalkit_text", "records_under", "rule_agreement",
@@ -40,4 +41,5 @@ __all__ = [
     "margin_interval", "open_metrics_table",
     "parse_judge_reply", "parse_response", "prompt_images", "score_item", "score_items",
     "scores_table", "summarize_records", "unanswered_share",
+    "answer_and_score", "record_verdicts", "validation_items", "validation_table",
 ]

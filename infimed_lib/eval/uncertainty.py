@@ -80,6 +80,14 @@ def _interval(samples: list[np.ndarray], confidence: float, n_resamples: int, se
     return Interval(estimate, float(low), float(high), confidence)
 
 
+def record_verdicts(records) -> dict[str, dict[str, bool]]:
+    """``{benchmark: {question id: correct}}`` of scored records held in memory (Chapters 08, 10)."""
+    found: dict[str, dict[str, bool]] = {}
+    for record in records:
+        found.setdefault(record["benchmark"], {})[str(record["id"])] = bool(record["correct"])
+    return found
+
+
 def macro_interval(verdicts: Mapping[str, Mapping[str, bool]], confidence: float = 0.95,
                    n_resamples: int = 2000, seed: int = 0) -> Interval:
     """Closed-question macro accuracy (%) with its stratified bootstrap interval (Chapter 08)."""

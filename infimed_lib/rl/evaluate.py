@@ -14,11 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from infimed_lib.common import ParameterError, atomic_write_jsonl, read_jsonl
-from infimed_lib.eval.generate import build_prompts, cpu_threads, iter_answers
-from infimed_lib.eval.run import load_for_eval
-from infimed_lib.eval.scoring import score_item
-from infimed_lib.eval.uncertainty import macro_interval, margin_interval
+from infimed_lib.common import ParameterError, read_jsonl
+from infimed_lib.eval.uncertainty import macro_interval, margin_interval, record_verdicts
+from infimed_lib.eval.validation import answer_and_score
 from infimed_lib.rl.rewards import format_reward
 
 QUESTION_TYPES = ("multiple_choice", "yes_no", "closed", "open")
@@ -27,33 +25,18 @@ QUESTION_TYPES = ("multiple_choice", "yes_no", "closed", "open")
 def predict(checkpoint: str | Path, tokenizer_dir: str | Path, tasks: Sequence, out_path: str | Path, *,
             reasoning: bool = True, max_new_tokens: int = 48, batch_size: int = 32, num_threads: int = 1,
             device: str = "auto", desc: str = "answering") -> list[dict]:
-    """Greedy answers of a checkpoint to ``tasks``, scored; written to ``out_path`` as JSONL (Chapter 10).
+    """Greedy answers of a checkpoint to ``tasks``, scored, with each answer's ``format`` (the
+    committed-answer layout) and ``answer_tokens``; written to ``out_path`` as JSONL (Chapter 10)."""
+    def annotate(answer: str, tokenizer) -> dict:
+        return {"format": format_reward(answer), "answer_tokens": len(tokenizer.encode(answer))}
 
-    Each record is ``eval.score_item``'s, plus the ``question``, ``format`` (the committed-answer
-    layout) and ``answer_tokens``. The model runs where chapter 08's does (``eval.load_for_eval``:
-    cuda when available, in bfloat16 there).
-    """
-    model, tokenizer = load_for_eval(checkpoint, tokenizer_dir, device=device)
-    prompts = build_prompts(tasks, tokenizer, model.config.num_visual_tokens, reasoning)
-    budget = {qtype: max_new_tokens for qtype in QUESTION_TYPES}
-    records = [None] * len(tasks)
-    with cpu_threads(num_threads):
-        for prompt, answer in iter_answers(model, tokenizer, prompts, batch_size=batch_size, max_new_tokens=budget,
-                                           desc=desc):
-            record = score_item(tasks[prompt.index], answer)
-            record.update(question=tasks[prompt.index].question, format=format_reward(answer),
-                          answer_tokens=len(tokenizer.encode(answer)))
-            records[prompt.index] = record
-    atomic_write_jsonl(out_path, records)
-    return records
+    return answer_and_score(checkpoint, tokenizer_dir, tasks, out_path, reasoning=reasoning,
+                            max_new_tokens={qtype: max_new_tokens for qtype in QUESTION_TYPES},
+                            batch_size=batch_size, num_threads=num_threads, device=device, desc=desc,
+                            annotate=annotate)
 
 
-def verdicts(records: Sequence[dict]) -> dict[str, dict[str, bool]]:
-    """``{benchmark family: {question id: correct}}`` for ``eval.uncertainty``."""
-    found: dict[str, dict[str, bool]] = {}
-    for record in records:
-        found.setdefault(record["benchmark"], {})[str(record["id"])] = bool(record["correct"])
-    return found
+verdicts = record_verdicts  # chapter 10's name for it
 
 
 def accuracy_table(predictions: Mapping[str, str | Path | Sequence[dict]], baseline: str, seed: int = 0,

@@ -19,13 +19,13 @@ from infimed_lib.common import atomic_write_jsonl, read_jsonl, require_choice, r
     write_config
 from infimed_lib.rl.grpo_config import RLConfig, rl_config
 from infimed_lib.rl.grpo_trainer import RLResult, load_rl_result, run_grpo
+from infimed_lib.data.corpus.corpus_draws import HELDOUT_STREAM, WARMUP_STREAM
 from infimed_lib.rl.tasks import MIRRORS, corpus_tasks, drawn_tasks, write_tasks
 from infimed_lib.rl.warmup import warmup_samples
 from infimed_lib.train.stages import job_command
 from infimed_lib.train.train_config import config_from_dict
 
 ARMS = {"from_sft": "SFT + RL", "from_warmup": "warm-up + RL"}
-HELDOUT_STREAM, WARMUP_STREAM = 1, 0  # rl.tasks.drawn_tasks streams: distinct images for each set
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ need a judge). Two sources:
 
 * :func:`corpus_tasks` reads the VQA sources of the corpus on disk (the training split: never
   the benchmarks) and turns each sample back into a question with options and a gold answer;
-* :func:`drawn_tasks` draws new questions with the corpus generator's own question builders on
+* :func:`~infimed_lib.data.corpus.corpus_draws.drawn_tasks` (re-exported here) draws new questions with the corpus generator's own question builders on
   a random stream no corpus file uses, keeping each image's true findings. Chapter 10 builds the
   reflective warm-up traces from such draws, and measures accuracy on a held-out draw that no
   training stage has seen.
@@ -26,20 +26,12 @@ import numpy as np
 
 from infimed_lib.common import ParameterError, atomic_write_jsonl, read_jsonl, require_path
 from infimed_lib.data.benchmarks import BENCHMARKS, BenchmarkItem
-from infimed_lib.data.corpus.corpus_medical import Context
-from infimed_lib.data.corpus.corpus_medical import qa_parts
-from infimed_lib.data.corpus.corpus_questions import finding_text
-from infimed_lib.data.corpus.corpus_questions import truth
-from infimed_lib.data.corpus.corpus_sources import build_sources
+from infimed_lib.data.corpus.corpus_draws import CLOSED_TYPES, MIRRORS, drawn_tasks
 from infimed_lib.data.images import image_to_data_url
 from infimed_lib.data.mixtures import load_keep_list
 from infimed_lib.eval.text_metrics import normalize_answer
 from infimed_lib.train.data_order import JsonlRecords
 
-CLOSED_TYPES = ("multiple_choice", "yes_no", "closed")
-# Corpus VQA source -> the benchmark whose training data it imitates (chapter 00).
-MIRRORS = {"vqa-rad-mini": "vqa-rad", "slake-mini": "slake", "pathvqa-mini": "pathvqa", "pmc-vqa-mini": "pmc-vqa"}
-DRAW_STREAM_BASE = 100  # corpus files use streams 0 (sources) and 1 (benchmarks); draws start far above
 _OPTION = re.compile(r"^\s*\(?([A-E])[.)]\s+(.+?)\s*$")
 _INSTRUCTION_HINTS = ("Please output", "Answer the question", "Answer with the option", "Please answer",
                       "请输出", "请用一个", "请直接", "请简要")
@@ -125,35 +117,6 @@ def corpus_tasks(corpus_dir: str | Path, sources: Sequence[str] = tuple(MIRRORS)
         tasks.extend(found)
     if not tasks:
         raise ParameterError("rl_sources", f"no closed questions found in {list(sources)} of {corpus_dir}")
-    return tasks
-
-
-def drawn_tasks(per_source: int, seed: int, stream: int,
-                sources: Sequence[str] = tuple(MIRRORS)) -> list[BenchmarkItem]:
-    """``per_source`` new closed questions per source, drawn as the corpus draws them (Chapter 10).
-
-    Each source's own plan (question types, balanced answers, languages) is followed on the
-    random stream ``(seed, DRAW_STREAM_BASE + stream, source index)``, which no corpus file uses,
-    with procedural images only (no real scans, which the corpus shares between samples). Each
-    task keeps its image (a PIL image) and, in ``meta``, the image's findings, the facet asked
-    about, its true value and a plausible wrong answer: what a reasoning trace can state.
-    """
-    specs = {spec.name: (index, spec) for index, spec in enumerate(build_sources())}
-    unknown = [s for s in sources if s not in MIRRORS]
-    if unknown:
-        raise ParameterError("rl_sources", f"{unknown[0]!r}: only the miniature's VQA sources can be drawn "
-                             f"anew ({sorted(MIRRORS)}); real data takes its held-out questions from the corpus")
-    tasks = []
-    for source in sources:
-        index, spec = specs[source]
-        rng = np.random.default_rng([seed, DRAW_STREAM_BASE + stream, index])
-        slots = [s for s in spec.plan(rng, 4 * per_source + 8) if s["qtype"] in CLOSED_TYPES][:per_source]
-        for number, slot in enumerate(slots):
-            image, attrs, qa = qa_parts(rng, {**slot, "real": False}, Context([]))
-            meta = {"source": source, "finding": finding_text(attrs), "facet": qa.facet, "wrong": qa.wrong,
-                    "value": truth(attrs, qa.facet) if qa.facet != "finding" else finding_text(attrs)}
-            tasks.append(BenchmarkItem(MIRRORS[source], f"{source}-draw{stream}-{number:05d}", qa.question, [image],
-                                       dict(qa.options), qa.answer, qa.question_type, qa.lang, attrs["modality"], meta))
     return tasks
 
 
