@@ -132,7 +132,7 @@ def check_book(html_dir: str | Path, chromium: str | None = None, screenshots: s
         raise FileNotFoundError(f"no built book at {html_dir} (index.html missing): run `make html` first")
     executable = find_chromium(chromium)
     try:
-        from playwright.sync_api import Error as PlaywrightError, sync_playwright
+        from playwright.sync_api import Error as PlaywrightError, sync_playwright  # optional: only make check-book drives a browser
     except ImportError:
         raise BrowserMissing("playwright is not installed in this environment: run `make venv` "
                              "(requirements.txt pins it)") from None

@@ -14,6 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
+import nbformat
 import yaml
 
 TIMINGS_FILE = "notebook_timings.json"
@@ -74,8 +75,6 @@ def box_text(stem: str, timings: Mapping[str, float], profile: str, values: Mapp
 
 def insert_box(nb, text: str) -> None:
     """Put the box directly under the title: the first cell is split after its ``# title`` line."""
-    import nbformat
-
     box = nbformat.v4.new_markdown_cell(text)
     box["id"] = BOX_CELL_ID
     first = nb.cells[0] if nb.cells else None

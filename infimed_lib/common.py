@@ -228,7 +228,7 @@ def file_sha256(path: str | os.PathLike) -> str:
 
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and (if imported) torch, for reproducible runs."""
-    import numpy as np
+    import numpy as np  # numpy and torch load only when seeding: the tools that import common never need them
 
     random.seed(seed)
     np.random.seed(seed % (2**32))

@@ -22,6 +22,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import nbformat
+
 SOLUTION_TAG = "solution"
 FOLD_TAG = "hide-cell"  # myst-nb folds input and output behind a "Show the solution" toggle
 EXERCISES_HEADING = "## Exercises"
@@ -163,8 +165,6 @@ def clear_outputs(nb):
 def write_without_solutions(notebook: str | Path, folder: str | Path) -> Path:
     """Copy ``notebook`` into ``folder`` without its solution cells; the runner executes this copy for a
     profile with ``exercises: false`` (the solutions' expected outcomes are stated for the tiny scale)."""
-    import nbformat
-
     nb = nbformat.read(notebook, as_version=4)
     nb.cells = [cell for cell in nb.cells if not is_solution(cell)]
     target = Path(folder) / Path(notebook).name

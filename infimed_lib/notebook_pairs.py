@@ -32,7 +32,7 @@ def pair_problems(folder: str | Path) -> list[str]:
 
 
 def _chapter_problems(notebook_path: Path) -> list[str]:
-    import jupytext
+    import jupytext  # jupytext loads only when pairs are checked or synced
     import nbformat
     from jupytext.compare import NotebookDifference, compare_notebooks
 

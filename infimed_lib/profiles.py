@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import yaml
 
 from infimed_lib.common import ParameterError
@@ -97,8 +98,6 @@ def apply_overrides(profile: Profile, overrides: list[str]) -> Profile:
 
 def declared_parameters(notebook: Path) -> dict[str, Any]:
     """The literal defaults of a notebook's ``parameters`` cell (name -> value)."""
-    import nbformat
-
     nb = nbformat.read(notebook, as_version=4)
     for cell in nb.cells:
         if cell.cell_type == "code":

@@ -16,12 +16,15 @@ import argparse
 import ast
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
 import sys
 import time
 from pathlib import Path
+
+import nbformat
 
 from infimed_lib.chapter_box import TIMINGS_FILE, add_boxes, load_timings
 from infimed_lib.common import ParameterError, atomic_write_json, file_sha256
@@ -58,7 +61,7 @@ def list_notebooks(folder: Path, only: list[str] | None = None, start: str | Non
 
 def kernel_name() -> str:
     """Our registered kernel if present (``make venv`` installs it), else this interpreter's."""
-    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.kernelspec import KernelSpecManager  # papermill and Jupyter load only when notebooks run
 
     return "infimed" if "infimed" in KernelSpecManager().find_kernel_specs() else "python3"
 
@@ -105,8 +108,6 @@ def run(args: argparse.Namespace) -> int:
 
 def check_sources(folder: Path) -> list[str]:
     """Convention problems of the committed notebooks (empty list when all is well)."""
-    import nbformat
-
     problems = []
     for path in sorted(folder.glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
@@ -125,8 +126,6 @@ def check_sources(folder: Path) -> list[str]:
 
 def _check_papermill_parses(path: Path, cell) -> list[str]:
     """Papermill documents parameters from the cell; a comment it cannot parse loses that help."""
-    import logging
-
     from papermill.translators import PythonTranslator
 
     logger = logging.getLogger("papermill")
@@ -214,8 +213,6 @@ def stage_book(args: argparse.Namespace) -> int:
     executed = sorted(source.glob("[0-9][0-9]_*.ipynb"))
     if not executed:
         raise ParameterError("profile", f"no executed notebooks in {source}; run `make notebooks` first")
-    import nbformat
-
     notebooks = {path.name: nbformat.read(path, as_version=4) for path in executed}
     problems = [problem for name, nb in notebooks.items() for problem in numpy_glue(nb, Path(name).stem)]
     if problems:  # checked before anything is replaced, so a refused book keeps the last good chapters

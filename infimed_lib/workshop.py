@@ -28,7 +28,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
+import nbformat
 import yaml
+from nbformat.v4 import new_code_cell
 
 from infimed_lib.chapter_box import format_duration, load_chapter_io, load_timings
 from infimed_lib.common import ParameterError, atomic_write_text
@@ -84,8 +86,7 @@ def require_finished_run(values: Mapping[str, Mapping[str, str]], chapter_io: Ma
 def student_notebook(nb, parameters: Mapping[str, Any], kernel: str = "python3"):
     """The student copy of a chapter: solution cells replaced by an empty cell, no outputs, no
     jupytext pairing, and ``parameters`` injected below the parameters cell as papermill does."""
-    from nbformat.v4 import new_code_cell
-    from papermill.parameterize import parameterize_notebook
+    from papermill.parameterize import parameterize_notebook  # papermill loads only when student notebooks are written
 
     student = clear_outputs(copy.deepcopy(nb))
     student.cells = [new_code_cell(STUDENT_CELL) if is_solution(cell) else cell for cell in student.cells]
@@ -199,8 +200,6 @@ def build_kit(profile_path: str | Path, out_dir: str | Path, notebooks_dir: str 
               executed_dir: str | Path = "build/executed", link: bool = False, notes_path: str | Path | None = None) -> Path:
     """Write the kit into ``out_dir`` (replaced when complete); returns it. ``link`` hard-links the run
     folder's files instead of copying them (same file system only)."""
-    import nbformat
-
     profile = load_profile(profile_path)
     chapters = list_notebooks(Path(notebooks_dir))
     resolved = resolve(profile, chapters, chapters)
@@ -236,8 +235,6 @@ def build_kit(profile_path: str | Path, out_dir: str | Path, notebooks_dir: str 
 
 def _write_kit(staging: Path, chapters, profile, resolved, values, chapter_io, notes, timings, executed_dir,
                run_dir: Path, link: bool) -> None:
-    import nbformat
-
     (staging / "notebooks").mkdir(parents=True)
     sections = []
     for path in chapters:

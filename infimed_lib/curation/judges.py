@@ -80,7 +80,7 @@ class TransformersJudge:
         dtype: str = "auto",
         chat_template_kwargs: Mapping[str, Any] | None = None,
     ):
-        import torch
+        import torch  # heavy, and only the local-model judge needs them
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         path = require_path("judge_model", model_path, kind="dir")

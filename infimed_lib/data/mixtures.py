@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+import pandas as pd
+
 from infimed_lib.common import ParameterError, iter_jsonl, read_json, require_path
 
 FILTERED_SUFFIX = "-filtered"
@@ -77,8 +79,6 @@ class Mixture:
 
     def table(self):
         """Per-source counts as a DataFrame (for the chapters)."""
-        import pandas as pd
-
         rows = [{"source": s, "available": self.available.get(s, 0), "used": n} for s, n in self.counts.items()]
         rows += [{"source": s, "available": self.available.get(s, 0), "used": 0, "skipped": why}
                  for s, why in self.skipped.items()]

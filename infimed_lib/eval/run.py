@@ -25,6 +25,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from infimed_lib.common import (
     ParameterError, atomic_write_json, atomic_write_jsonl, read_json, read_jsonl, require_path,
     seed_everything, write_config,
@@ -85,8 +87,6 @@ def _load_model(config: EvalConfig):
 
 def load_for_eval(checkpoint_dir: str | Path, tokenizer_dir: str | Path, device: str = "auto", dtype: str = "auto"):
     """``(model, tokenizer)`` ready to generate: cuda when available, bfloat16 on GPU (Chapter 08)."""
-    import torch
-
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if dtype == "auto":

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib import font_manager
 
 from infimed_lib.common import ParameterError, read_jsonl, require_path
 from infimed_lib.data.benchmark_prompts import prompt_images
@@ -141,8 +142,6 @@ def _wrap(text: str, width: int = 70, lines: int = 6) -> str:
 
 def _text_fonts() -> list[str]:
     """DejaVu Sans, then any installed font with Chinese glyphs (SLAKE asks half its questions in Chinese)."""
-    from matplotlib import font_manager
-
     installed = {font.name for font in font_manager.fontManager.ttflist}
     return ["DejaVu Sans"] + [name for name in _CJK_FONTS if name in installed]
 

@@ -1,10 +1,12 @@
 """Figures of chapter 03 (model anatomy): the patch grid and its pooling, parameters, timings."""
 from __future__ import annotations
 
+import copy
 import math
 
 import matplotlib.pyplot as plt
 import pandas as pd
+import torch
 from PIL import Image
 
 from infimed_lib.model.attention import block_causal_mask
@@ -76,10 +78,6 @@ def plot_attention_layout(model, lengths: list[int], pad: int = 0, ax=None):
 
     Drawn as the sdpa backend receives it; flash kernels get the same layout as varlen segments.
     """
-    import copy
-
-    import torch
-
     positions = torch.cat([torch.arange(n) for n in lengths] + [torch.arange(pad)])[None]
     mask = torch.cat([torch.ones(sum(lengths)), torch.zeros(pad)])[None].long()
     segments = segment_ids(positions, mask)

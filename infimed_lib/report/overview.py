@@ -6,6 +6,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
+import yaml
 
 from infimed_lib.common import ParameterError, iter_jsonl, read_json
 from infimed_lib.data.images import load_image
@@ -92,8 +93,6 @@ def _flatten(prefix: str, value, out: dict) -> dict:
 
 def profile_comparison(profiles_dir: str | Path, names=("tiny", "paper")) -> pd.DataFrame:
     """Settings that differ between profiles, one row per parameter."""
-    import yaml
-
     flat = {}
     for name in names:
         data = yaml.safe_load((Path(profiles_dir) / f"{name}.yaml").read_text(encoding="utf-8"))

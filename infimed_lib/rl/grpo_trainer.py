@@ -9,6 +9,7 @@ drawn from the restored RNG, so a resumed run repeats an uninterrupted one exact
 """
 from __future__ import annotations
 
+import importlib.util
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -52,8 +53,6 @@ def make_rl_accelerator(config: RLConfig) -> Accelerator:
 
 def resolve_engine(name: str) -> str:
     """``"auto"`` -> ``"vllm"`` when vLLM is installed and a GPU is present, else ``"transformers"``."""
-    import importlib.util
-
     if name != "auto":
         return name
     return "vllm" if torch.cuda.is_available() and importlib.util.find_spec("vllm") is not None else "transformers"

@@ -28,7 +28,7 @@ from infimed_lib.common import ParameterError
 def require_vllm():
     """The ``vllm`` module, or one clear error saying how to get it."""
     try:
-        import vllm
+        import vllm  # optional extra: vLLM is installed only for GPU rollouts
     except ImportError:
         raise ParameterError("rollout_engine", "vllm is not installed; pip install vllm on a GPU machine, "
                              "or use rollout_engine='transformers'") from None

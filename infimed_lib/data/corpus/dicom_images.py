@@ -49,7 +49,7 @@ class RealImage:
 
 def dicom_roots() -> dict[str, Path]:
     """The folders holding shipped DICOM files, by package name (no download is ever made) (Chapter 00)."""
-    from data_store.utils import DataStore
+    from data_store.utils import DataStore  # pydicom and pydicom-data load only when the corpus adds real scans
     from pydicom.data.data_manager import DATA_ROOT
 
     return {"pydicom-data": Path(DataStore().data_path), "pydicom": Path(DATA_ROOT) / "test_files"}
