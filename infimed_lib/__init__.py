@@ -5,13 +5,7 @@ README; ``tests/test_architecture.py`` checks the direction): ``data`` (schema, 
 tokenizer, prompt layout, the synthetic corpus), ``curation``, ``packing``, ``model``,
 ``train``, ``eval``, ``rl``, ``report``; ``runner`` executes the notebooks in batch; ``common``
 holds the small utilities every step shares (atomic writes, parameter checks, config files).
-Importing the library sets no environment variable: the Makefile, the runner and the benchmark
+Importing the library sets no environment variable and no warning filter: the Makefile, the runner and the benchmark
 scripts run offline (``HF_HUB_OFFLINE``, ``TRANSFORMERS_OFFLINE``).
 """
-# Notebooks run without ipywidgets; tqdm.auto then falls back to text bars, which is what the
-# rendered book should show, so its warning about the missing widget is noise.
-import warnings as _warnings
-
-_warnings.filterwarnings("ignore", message="IProgress not found")
-
 __version__ = "0.1.0"

@@ -11,6 +11,7 @@ import os
 import random
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
@@ -212,7 +213,10 @@ def enter_project_root() -> Path:
     chapter writes into its configs stay relative as in a batch run, so a stage that ran in batch
     is recognised as finished in Jupyter, and runs in two checkouts still compare byte for byte
     (joining each path to the root instead would write the checkout's location into every config).
+    As the first call of every chapter it also silences tqdm's notice that ipywidgets is missing:
+    without them ``tqdm.auto`` falls back to text bars, which is what the rendered book shows.
     """
+    warnings.filterwarnings("ignore", message="IProgress not found")
     root = find_project_root()
     os.chdir(root)
     return root

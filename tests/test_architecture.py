@@ -22,6 +22,9 @@ hides an edge or a cycle), and a library module is never imported inside a funct
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -179,3 +182,20 @@ def test_the_checker_accepts_allowed_imports():
     source = "from infimed_lib.common import ParameterError\nfrom . import tokenizer\nfrom .corpus import corpus_text\n"
     assert violations("infimed_lib.data.loaders", source) == []
     assert violations("infimed_lib.report.training", "from infimed_lib.train.metrics_log import load_metrics\n") == []
+
+
+def test_importing_every_module_changes_no_environment_variable_and_no_warning_filter():
+    """No import-time side effects: the Makefile, the runner and the chapters set what they need."""
+    script = ("import importlib, os, pkgutil, warnings\n"
+              "before_env, before_filters = dict(os.environ), list(warnings.filters)\n"
+              "import infimed_lib\n"
+              "for m in pkgutil.walk_packages(infimed_lib.__path__, 'infimed_lib.'):\n"
+              "    importlib.import_module(m.name)\n"
+              "changed = sorted(k for k in set(os.environ) | set(before_env) if os.environ.get(k) != before_env.get(k)\n"
+              "                 and not k.startswith('TORCHINDUCTOR_'))\n"  # torch's own, when flex attention loads
+              "ours = [f for f in warnings.filters if f not in before_filters and f[1] is not None\n"
+              "        and 'IProgress' in f[1].pattern]\n"
+              "print(changed, ours)\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "TOKENIZERS_PARALLELISM")}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
+    assert result.stdout.strip().splitlines()[-1] == "[] []"

@@ -110,7 +110,8 @@ def stop_token_ids(tokenizer) -> list[int]:
     return sorted(set(ids))
 
 
-def _decode(tokenizer, tokens: torch.Tensor, stops: Sequence[int]) -> str:
+def decode_answer(tokenizer, tokens: torch.Tensor, stops: Sequence[int]) -> str:
+    """Generated ids up to the first stop token, as text (Chapters 08, 10)."""
     ids = tokens.tolist()
     for position, token in enumerate(ids):
         if token in stops:
@@ -133,7 +134,7 @@ def generate_batch(model, tokenizer, batch: Sequence[Prompt], max_new_tokens: in
         eos_token_id=stops, pad_token_id=tokenizer.pad_token_id,
     )
     new_tokens = output[:, input_ids.shape[1]:].cpu()
-    return [_decode(tokenizer, row, stops) for row in new_tokens]
+    return [decode_answer(tokenizer, row, stops) for row in new_tokens]
 
 
 @contextmanager

@@ -18,7 +18,7 @@ from infimed_lib.data.benchmark_prompts import build_prompt, prompt_images
 from infimed_lib.data.images import load_image
 from infimed_lib.data.tokenizer import encode_prompt
 from infimed_lib.eval.generate import left_pad, stop_token_ids
-from infimed_lib.eval.generate import _decode
+from infimed_lib.eval.generate import decode_answer
 from infimed_lib.model import preprocess_images
 
 
@@ -120,7 +120,7 @@ def sample_groups(model, tokenizer, items: Sequence, task_indices: Sequence[int]
     lengths = (mask & ~torch.isin(answers, torch.as_tensor(stops, dtype=answers.dtype))).sum(-1)
     answers = torch.where(mask, answers, torch.full_like(answers, tokenizer.pad_token_id))
     return Rollout(torch.cat([prompt_ids, answers], dim=1), torch.cat([prompt_mask, mask.long()], dim=1), mask,
-                   lengths, prompt_ids.shape[1], row_features, [_decode(tokenizer, row, stops) for row in answers],
+                   lengths, prompt_ids.shape[1], row_features, [decode_answer(tokenizer, row, stops) for row in answers],
                    [task_indices[i] for i in rows])
 
 
