@@ -132,15 +132,22 @@ def read_config_json(path: str | os.PathLike) -> dict:
     return values
 
 
-def run_command(job: Callable[[], Any]) -> int:
-    """A command line's exit status: 2 with one ``error:`` line on a ParameterError, else 0, with
-    the run's ``summary`` printed as JSON (the ``python -m infimed_lib.train``/``.rl`` entry points)."""
+def run_command(job: Callable[[], Any], report: Callable[[Any], str] | None = None,
+                errors: tuple[type[Exception], ...] = (ParameterError,)) -> int:
+    """A command line's exit status: 2 with one ``error:`` line on one of ``errors``, else 0.
+
+    On success it prints ``report(result)``, or by default the run's ``summary`` as JSON (the
+    ``python -m infimed_lib.train``/``.rl`` entry points); every ``python -m`` entry point of the
+    library ends through here.
+    """
     try:
         result = job()
-    except ParameterError as error:
+    except errors as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    if result.summary:
+    if report is not None:
+        print(report(result))
+    elif result.summary:
         print(dumps_json(result.summary), end="")
     return 0
 

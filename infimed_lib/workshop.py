@@ -33,7 +33,7 @@ import yaml
 from nbformat.v4 import new_code_cell
 
 from infimed_lib.chapter_box import format_duration, load_chapter_io, load_timings
-from infimed_lib.common import ParameterError, atomic_write_text
+from infimed_lib.common import ParameterError, atomic_write_text, run_command
 from infimed_lib.exercises import clear_outputs, exercises, is_solution
 from infimed_lib.profiles import load_profile, resolve
 from infimed_lib.runner import list_notebooks
@@ -261,13 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--executed", default="build/executed", help="where `runner run` wrote executed chapters")
     parser.add_argument("--link", action="store_true", help="hard-link the run folder's files instead of copying")
     args = parser.parse_args(argv)
-    try:
-        out = build_kit(args.profile, args.out, args.notebooks, args.executed, args.link)
-    except ParameterError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(f"workshop kit: {out} (guide: {out / GUIDE})")
-    return 0
+    return run_command(lambda: build_kit(args.profile, args.out, args.notebooks, args.executed, args.link),
+                       lambda out: f"workshop kit: {out} (guide: {out / GUIDE})")
 
 
 if __name__ == "__main__":

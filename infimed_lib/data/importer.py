@@ -35,7 +35,8 @@ from typing import Iterable
 
 import yaml
 
-from infimed_lib.common import ParameterError, atomic_write_bytes, atomic_write_json, atomic_write_jsonl, require_path
+from infimed_lib.common import ParameterError, atomic_write_bytes, atomic_write_json, atomic_write_jsonl, require_path, \
+    run_command
 from infimed_lib.data.benchmarks import SPLITS
 from infimed_lib.data.benchmarks import BENCHMARKS, load_benchmark
 from infimed_lib.data.benchmarks import image_bytes
@@ -165,14 +166,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("sources_file")
     parser.add_argument("out_dir")
     args = parser.parse_args(argv)
-    try:
+    def job() -> Path:
         specs, benchmarks = read_spec(args.sources_file)
-        out = import_corpus(specs, args.out_dir, benchmarks)
-    except (ParameterError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(f"corpus written to {out}")
-    return 0
+        return import_corpus(specs, args.out_dir, benchmarks)
+
+    return run_command(job, lambda out: f"corpus written to {out}", errors=(ParameterError, ValueError))
 
 
 if __name__ == "__main__":
