@@ -58,3 +58,14 @@ def test_paths_inside_run_dir_are_derived_not_spelled_out(name, declared):
     spelled += [("parameters", key) for key, value in profile.parameters.items()
                 if key not in ("run_dir", "corpus_dir") and isinstance(value, str) and value.startswith(run_dir)]
     assert not spelled, f"{name}.yaml spells out paths under run_dir: {spelled}"
+
+
+def test_notebook_defaults_are_the_tiny_profiles_values(declared):
+    """A chapter run in Jupyter (its own defaults, no profile) writes what `make notebooks` writes."""
+    profile = yaml.safe_load(Path("profiles/tiny.yaml").read_text())
+    shared = profile.get("parameters") or {}
+    differing = [f"{stem}: {key} = {declared[stem][key]!r}, profile {value!r}"
+                 for stem, values in (profile.get("notebooks") or {}).items()
+                 for key, value in {**{k: v for k, v in shared.items() if k in declared[stem]}, **values}.items()
+                 if declared[stem].get(key) != value]
+    assert not differing, "; ".join(differing)
