@@ -12,8 +12,7 @@ import pandas as pd
 from infimed_lib.eval.extract import parse_response
 from infimed_lib.eval.scoring import gold_yes_no
 from infimed_lib.eval.text_metrics import normalize_answer
-from infimed_lib.eval.uncertainty import margin_interval
-from infimed_lib.rl.evaluate import verdicts
+from infimed_lib.eval.uncertainty import margin_interval, record_verdicts
 from infimed_lib.rl.rewards import reward
 from infimed_lib.train.metrics_log import load_metrics
 
@@ -133,7 +132,7 @@ def rl_effects(predictions: Mapping[str, Sequence[dict]], pairs: Mapping[str, tu
     pairs of models, each read against its noise (Chapter 10)."""
     rows = []
     for name, (after, before) in pairs.items():
-        interval = margin_interval(verdicts(predictions[after]), verdicts(predictions[before]), seed=seed)
+        interval = margin_interval(record_verdicts(predictions[after]), record_verdicts(predictions[before]), seed=seed)
         rows.append({"comparison": name, "change": interval.estimate, "low": interval.low, "high": interval.high,
                      "reading": noise_reading(interval.low, interval.high)})
     return pd.DataFrame(rows).set_index("comparison")

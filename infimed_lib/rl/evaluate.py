@@ -19,9 +19,6 @@ from infimed_lib.eval.uncertainty import macro_interval, margin_interval, record
 from infimed_lib.eval.validation import answer_and_score
 from infimed_lib.rl.rewards import format_reward
 
-QUESTION_TYPES = ("multiple_choice", "yes_no", "closed", "open")
-
-
 def predict(checkpoint: str | Path, tokenizer_dir: str | Path, tasks: Sequence, out_path: str | Path, *,
             reasoning: bool = True, max_new_tokens: int = 48, batch_size: int = 32, num_threads: int = 1,
             device: str = "auto", desc: str = "answering") -> list[dict]:
@@ -31,12 +28,9 @@ def predict(checkpoint: str | Path, tokenizer_dir: str | Path, tasks: Sequence, 
         return {"format": format_reward(answer), "answer_tokens": len(tokenizer.encode(answer))}
 
     return answer_and_score(checkpoint, tokenizer_dir, tasks, out_path, reasoning=reasoning,
-                            max_new_tokens={qtype: max_new_tokens for qtype in QUESTION_TYPES},
+                            max_new_tokens=max_new_tokens,
                             batch_size=batch_size, num_threads=num_threads, device=device, desc=desc,
                             annotate=annotate)
-
-
-verdicts = record_verdicts  # chapter 10's name for it
 
 
 def accuracy_table(predictions: Mapping[str, str | Path | Sequence[dict]], baseline: str, seed: int = 0,
@@ -49,10 +43,10 @@ def accuracy_table(predictions: Mapping[str, str | Path | Sequence[dict]], basel
     loaded = {name: read_jsonl(p) if isinstance(p, (str, Path)) else list(p) for name, p in predictions.items()}
     if baseline not in loaded:
         raise ParameterError("baseline", f"{baseline!r} is not one of {list(loaded)}")
-    base = verdicts(loaded[baseline])
+    base = record_verdicts(loaded[baseline])
     rows = []
     for name, records in loaded.items():
-        mine = verdicts(records)
+        mine = record_verdicts(records)
         level = macro_interval(mine, n_resamples=n_resamples, seed=seed)
         margin = margin_interval(mine, base, n_resamples=n_resamples, seed=seed)
         rows.append({"model": name, "accuracy": level.estimate, "low": level.low, "high": level.high,
