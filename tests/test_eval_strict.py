@@ -122,6 +122,10 @@ def test_short_answers(benchmark, qtype, question, response, gold, expected):
 def test_readers_directly():
     assert read_yes_no("Nope") == "no" and read_yes_no("I don't know") is None and read_yes_no("") is None
     assert answer_tokens("The Kidneys' right-sided lesions: 2.50") == ["kidneys'", "right", "sided", "lesion", "2.50"]
+    # single quotes around a phrase are not part of its words; apostrophes in and after words are
+    assert answer_tokens("It's 'lower left', not 'MRI'.") == ["it's", "lower", "left", "not", "mri"]
+    assert extract_choice("The option that fits the question best is 'upper left'.",
+                          {"A": "upper", "B": "upper left", "C": "MRI"}) == "B"
     assert question_alternatives("Which is bigger in this image, liver or spleen?") == [["liver"], ["spleen"]]
     assert question_alternatives("What is shown?") == []
     assert match_short_answer("left lung", "left lung", "Left or right lung?") is True

@@ -50,6 +50,9 @@ _NUMBER_WORDS = {w: str(i) for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
     "seventeen eighteen nineteen twenty".split())}
 _ARTICLES = {"a", "an", "the"}
+# A word or phrase in single quotes ("is 'MRI'."): the quotes open after a space and close
+# before one; an apostrophe inside or at the end of a word ("don't", "kidneys'") is not a quote.
+_SINGLE_QUOTED = re.compile(r"(?<![\w'])'(?=\w)([^'\n]*?\w)'(?![\w'])")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _TOKEN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[^\s\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _ALTERNATIVE = re.compile(r"\b(?:or|either|versus|vs)\b|或|还是|/", re.I)
@@ -102,7 +105,7 @@ def _singular(word: str) -> str:
 def answer_tokens(text: str) -> list[str]:
     """Tokens compared by :func:`match_short_answer`: lower-cased, punctuation dropped (hyphens
     split words), articles dropped, simple plurals singular, number words as digits."""
-    text = unicodedata.normalize("NFKC", text).lower().replace("’", "'")
+    text = _SINGLE_QUOTED.sub(r"\1", unicodedata.normalize("NFKC", text).lower().replace("’", "'"))
     # keep decimal points and apostrophes inside words; every other punctuation splits
     # a private-use character holds decimal points and apostrophes through strip_punctuation
     text = re.sub(r"(?<=\d)\.(?=\d)", "\ue000", text).replace("'", "\ue001")
