@@ -179,6 +179,13 @@ def require_type(name: str, value: Any, expected: type | tuple[type, ...]) -> An
     return value
 
 
+def require_positive_int(name: str, value: Any) -> int:
+    """Return ``value`` if it is an int >= 1 (not a bool), else raise ParameterError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ParameterError(name, f"must be an int >= 1, got {value!r}")
+    return value
+
+
 def require_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
     choices = list(choices)
     if value not in choices:

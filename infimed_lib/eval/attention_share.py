@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from infimed_lib.common import ParameterError
+from infimed_lib.common import ParameterError, require_positive_int
 from infimed_lib.eval.generate import _open_image
 from infimed_lib.eval.generate import build_prompts
 from infimed_lib.eval.generate import cpu_threads
@@ -82,8 +82,7 @@ def image_attention_share(model, tokenizer, items: Sequence, count: int = 32, re
     (1 = first), ``prompts``, ``attention_on_image_pct`` (mean over prompts and heads) and
     ``image_token_share_pct`` (image tokens / prompt length: the uniform-attention reference).
     """
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise ParameterError("count", f"must be an int >= 1, got {count!r}")
+    require_positive_int("count", count)
     chosen = _spread(items, count)
     if not chosen:
         raise ParameterError("items", "holds no closed question with one image")

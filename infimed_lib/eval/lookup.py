@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from infimed_lib.common import ParameterError, atomic_write_text
+from infimed_lib.common import ParameterError, atomic_write_text, require_positive_int
 from infimed_lib.data.benchmarks import BenchmarkItem
 from infimed_lib.data.benchmarks import option_letters
 from infimed_lib.data.corpus.corpus_questions import VALUES
@@ -49,8 +49,7 @@ def lookup_items(count: int, seed: int = 0, values: Sequence[str] = DEFAULT_VALU
     score less): exactly when ``count`` is a multiple of 480 (2 layouts x 4 option counts x
     60), within a point or two at the book's 200.
     """
-    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-        raise ParameterError("count", f"must be an int >= 1, got {count!r}")
+    require_positive_int("count", count)
     values = list(dict.fromkeys(str(v) for v in values))
     bad = [k for k in option_counts if not isinstance(k, int) or not 2 <= k <= min(MAX_OPTIONS, len(values))]
     if not option_counts or bad:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from infimed_lib.common import ParameterError, atomic_write_jsonl
+from infimed_lib.common import atomic_write_jsonl, require_positive_int
 from infimed_lib.data.corpus.corpus_draws import VALIDATION_STREAM, drawn_tasks
 from infimed_lib.eval.generate import build_prompts, cpu_threads, iter_answers, resolve_max_new_tokens
 from infimed_lib.eval.run import load_for_eval
@@ -26,8 +26,7 @@ from infimed_lib.eval.uncertainty import macro_interval, record_verdicts
 
 def validation_items(per_source: int, seed: int = 0) -> list:
     """``per_source`` closed questions from each of the corpus's four VQA sources, on the validation stream (Chapter 08)."""
-    if not isinstance(per_source, int) or isinstance(per_source, bool) or per_source < 1:
-        raise ParameterError("validation_per_source", f"must be an int >= 1, got {per_source!r}")
+    require_positive_int("validation_per_source", per_source)
     return drawn_tasks(per_source, seed, VALIDATION_STREAM)
 
 
