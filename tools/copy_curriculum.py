@@ -100,18 +100,28 @@ def text_samples(count: int, shares: dict[str, float], vocab: list[str], seed: i
     return [text_sample(kinds[k], vocab, rng, i) for i, k in enumerate(picks)]
 
 
+def stage3_recipe(run: Path, **overrides):
+    """The run's saved stage-3 config, its relative paths read against the run's project root."""
+    saved = load_config(run / "stage3" / "config.json")
+    stage_dir, recorded = str((run / "stage3").resolve()), str(Path(saved.output_dir))
+    root = Path(stage_dir[: -len(recorded)] if stage_dir.endswith(recorded) else run.resolve().parents[1])
+    paths = {name: str(root / getattr(saved, name)) for name in ("tokenizer_path", "image_root")
+             if getattr(saved, name) and not Path(getattr(saved, name)).is_absolute()}
+    return load_config(run / "stage3" / "config.json", **{**paths, **overrides})
+
+
 def train_copy_then_stage3(run: Path, out: Path, copy_steps: int, seed: int) -> Path:
     """Steps 1 and 2 of the module docstring; returns the new stage-3 checkpoint."""
     vocab = corpus_vocabulary([run / "stage2" / "mixture.jsonl", run / "stage3" / "mixture.jsonl"])
-    recipe = load_config(run / "stage3" / "config.json")
+    recipe = stage3_recipe(run)
     copy = stage_config("sft3", run, seed=seed, global_batch_size=16, micro_batch_size=16,
                         learning_rate=recipe.learning_rate, num_visual_tokens=recipe.num_visual_tokens,
                         init_from=str(run / "stage2" / "checkpoint"), output_dir=str(out / "copy"))
-    copy.data_path = str(out / "copy" / "mixture.jsonl")
+    copy.data_path, copy.tokenizer_path, copy.image_root = str(out / "copy" / "mixture.jsonl"), recipe.tokenizer_path, recipe.image_root
     atomic_write_jsonl(copy.data_path, text_samples(copy_steps * 16, {"list": 0.7, "copy": 0.3}, vocab, seed))
     launch_stage(copy)
-    stage3 = load_config(run / "stage3" / "config.json", init_from=str(out / "copy" / "checkpoint"),
-                         output_dir=str(out / "stage3"), data_path=str(out / "stage3" / "mixture.jsonl"))
+    stage3 = stage3_recipe(run, init_from=str(out / "copy" / "checkpoint"), output_dir=str(out / "stage3"),
+                           data_path=str(out / "stage3" / "mixture.jsonl"))
     medical = list(read_jsonl(run / "stage3" / "mixture.jsonl"))
     drills = text_samples(len(medical), {"drill": 0.6, "copy": 0.2, "list": 0.2}, vocab, seed + 1)
     order = np.random.default_rng(seed).permutation(2 * len(medical))
