@@ -110,7 +110,7 @@ def stage3_recipe(run: Path, **overrides):
     return load_config(run / "stage3" / "config.json", **{**paths, **overrides})
 
 
-def train_copy_then_stage3(run: Path, out: Path, copy_steps: int, seed: int) -> Path:
+def train_copy_then_stage3(run: Path, out: Path, copy_steps: int, drill_ratio: float, seed: int) -> Path:
     """Steps 1 and 2 of the module docstring; returns the new stage-3 checkpoint."""
     vocab = corpus_vocabulary([run / "stage2" / "mixture.jsonl", run / "stage3" / "mixture.jsonl"])
     recipe = stage3_recipe(run)
@@ -123,8 +123,8 @@ def train_copy_then_stage3(run: Path, out: Path, copy_steps: int, seed: int) -> 
     stage3 = stage3_recipe(run, init_from=str(out / "copy" / "checkpoint"), output_dir=str(out / "stage3"),
                            data_path=str(out / "stage3" / "mixture.jsonl"))
     medical = list(read_jsonl(run / "stage3" / "mixture.jsonl"))
-    drills = text_samples(len(medical), {"drill": 0.6, "copy": 0.2, "list": 0.2}, vocab, seed + 1)
-    order = np.random.default_rng(seed).permutation(2 * len(medical))
+    drills = text_samples(round(drill_ratio * len(medical)), {"drill": 0.6, "copy": 0.2, "list": 0.2}, vocab, seed + 1)
+    order = np.random.default_rng(seed).permutation(len(medical) + len(drills))
     atomic_write_jsonl(stage3.data_path, [(medical + drills)[i] for i in order])
     launch_stage(stage3)
     return out / "stage3" / "checkpoint"
@@ -134,13 +134,17 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("run_dir", help="a finished default run, e.g. runs/tiny")
     parser.add_argument("--copy-steps", type=int, default=1200, help="optimizer steps of step 1 (batch 16)")
+    parser.add_argument("--drill-ratio", type=float, default=1.0, help="text-only samples added to stage 3 per medical sample")
+    parser.add_argument("--out", default="", help="output folder; default <run_dir>/experiments/copy_curriculum")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     run = require_path("run_dir", args.run_dir, "dir")
     for needed in ("stage2/checkpoint", "stage3/config.json", "stage3/mixture.jsonl", "tokenizer", "corpus"):
         require_path("run_dir", run / needed)
-    out, start = run / "experiments" / "copy_curriculum", time.time()
-    checkpoint = train_copy_then_stage3(run, out, args.copy_steps, args.seed)
+    if args.copy_steps < 1 or not args.drill_ratio >= 0:
+        parser.error("--copy-steps must be >= 1 and --drill-ratio >= 0")
+    out, start = Path(args.out) if args.out else run / "experiments" / "copy_curriculum", time.time()
+    checkpoint = train_copy_then_stage3(run, out, args.copy_steps, args.drill_ratio, args.seed)
     tokenizer = str(run / "tokenizer")
     probe = lookup_probe({"copy curriculum": str(checkpoint)}, tokenizer, lookup_items(200, seed=args.seed),
                          out / "option_lookup.csv", max_new_tokens=MAX_NEW_TOKENS, device="cpu")
@@ -153,7 +157,7 @@ def main(argv=None) -> int:
     closed, margin = macro_interval(ours, seed=args.seed), margin_interval(ours, floor, seed=args.seed)
     result = {"probe_pct": float(probe["copy curriculum"]["correct"].mean() * 100), "closed_macro_pct": closed.estimate,
               "margin_points": margin.estimate, "margin_low": margin.low, "margin_high": margin.high,
-              "minutes": (time.time() - start) / 60}
+              "minutes": (time.time() - start) / 60, "copy_steps": args.copy_steps, "drill_ratio": args.drill_ratio}
     atomic_write_json(out / "result.json", result)
     print(result)
     return 0
