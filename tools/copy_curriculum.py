@@ -36,27 +36,27 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from infimed_lib.common import atomic_write_json, atomic_write_jsonl, read_jsonl, require_path  # noqa: E402
-from infimed_lib.data.benchmark_prompts import build_prompt  # noqa: E402
-from infimed_lib.data.benchmarks import BENCHMARKS, BenchmarkItem  # noqa: E402
-from infimed_lib.data.corpus.corpus_questions import LETTERS, mc_answer  # noqa: E402
+from infimed_lib.data.benchmarks import BENCHMARKS  # noqa: E402
+from infimed_lib.data.corpus.corpus_general import NAME_OPTION, name_option_prompt  # noqa: E402
+from infimed_lib.data.corpus.corpus_questions import mc_answer  # noqa: E402
 from infimed_lib.eval import closed_verdicts, lookup_items, lookup_probe, lookup_table, macro_interval  # noqa: E402
 from infimed_lib.eval import margin_interval  # noqa: E402
+from infimed_lib.eval.generate import DEFAULT_MAX_NEW_TOKENS  # noqa: E402
 from infimed_lib.eval.parallel import evaluate_many  # noqa: E402
 from infimed_lib.eval.run import benchmark_folders, evaluate_majority  # noqa: E402
 from infimed_lib.train import stage_config  # noqa: E402
 from infimed_lib.train.stages import launch_stage  # noqa: E402
 from infimed_lib.train.train_config import load_config  # noqa: E402
 
-# Phrasings of the drill; the probe's own ("Which option says 'X'?") is not among them.
-PHRASES = ("Pick the option that reads '{v}'.", "Choose '{v}' from the list below.",
-           "Select the choice written as '{v}'.", "Find '{v}' among these options.",
-           "Which choice reads '{v}'?", "Which of these is '{v}'?", "Point to the option '{v}'.",
-           "One option is written '{v}'. Which one?", "Which answer is '{v}'?", "Give the option that matches '{v}'.",
-           "Look for '{v}' in the options.", "Which listed option is the word '{v}'?", "Name the choice spelled '{v}'.",
-           "Which one of the options reads '{v}'?", "Tell me which option is '{v}'.", "Where is '{v}' in this list?")
+# Phrasings of the drill: the corpus's own four and twelve more; the probe's own ("Which option
+# says 'X'?") is not among them.
+PHRASES = NAME_OPTION + (
+    "Which choice reads '{v}'?", "Which of these is '{v}'?", "Point to the option '{v}'.",
+    "One option is written '{v}'. Which one?", "Which answer is '{v}'?", "Give the option that matches '{v}'.",
+    "Look for '{v}' in the options.", "Which listed option is the word '{v}'?", "Name the choice spelled '{v}'.",
+    "Which one of the options reads '{v}'?", "Tell me which option is '{v}'.", "Where is '{v}' in this list?")
 COPIES = ("Say '{v}'.", "Repeat the word '{v}'.", "Write '{v}' back to me.", "Copy this: '{v}'.",
           "Which words are in quotes here: '{v}'?", "The answer is '{v}'. What is the answer?")
-MAX_NEW_TOKENS = {"multiple_choice": 24, "yes_no": 8, "closed": 16, "open": 32}  # chapter 08's defaults
 
 
 def corpus_vocabulary(mixtures: list[Path], min_count: int = 3) -> list[str]:
@@ -74,20 +74,18 @@ def corpus_vocabulary(mixtures: list[Path], min_count: int = 3) -> list[str]:
 def text_sample(kind: str, vocab: list[str], rng: np.random.Generator, index: int) -> dict:
     """One text-only training sample: a word list to repeat, a quoted word to copy, or a name-the-option drill."""
     if kind == "list":
-        words = " ".join(vocab[j] for j in rng.integers(0, len(vocab), int(rng.integers(3, 9))))
-        turns = [("Repeat these words:\n" + words, words)]
+        answer = " ".join(vocab[j] for j in rng.integers(0, len(vocab), int(rng.integers(3, 9))))
+        question = "Repeat these words:\n" + answer
     elif kind == "copy":
-        word = vocab[int(rng.integers(0, len(vocab)))]
-        turns = [(COPIES[int(rng.integers(0, len(COPIES)))].format(v=word), word)]
+        answer = vocab[int(rng.integers(0, len(vocab)))]
+        question = COPIES[int(rng.integers(0, len(COPIES)))].format(v=answer)
     else:
         k = int(rng.integers(2, 6))
         gold, texts = int(rng.integers(0, k)), [vocab[j] for j in rng.permutation(len(vocab))[:k]]
         layout = "pmc-vqa" if rng.uniform() < 0.5 else "mmmu-med"
-        item = BenchmarkItem(layout, "drill", PHRASES[int(rng.integers(0, len(PHRASES)))].format(v=texts[gold]),
-                             ["image"], dict(zip(LETTERS, texts)), LETTERS[gold], "multiple_choice")
+        question = name_option_prompt(PHRASES[int(rng.integers(0, len(PHRASES)))], texts, gold, layout)
         answer = mc_answer(f"'{texts[gold]}'" if layout == "mmmu-med" else texts[gold], layout)
-        turns = [(build_prompt(item).replace("<image>\n", "", 1), answer)]
-    conversation = [{"from": who, "value": text} for q, a in turns for who, text in (("human", q), ("gpt", a))]
+    conversation = [{"from": "human", "value": question}, {"from": "gpt", "value": answer}]
     return {"id": f"copy_{index:06d}", "source": "copy-curriculum", "family": "general_instruction",
             "kind": "instruction", "domain": "general", "images": [], "conversations": conversation,
             "meta": {"text_only": True}}
@@ -147,10 +145,10 @@ def main(argv=None) -> int:
     checkpoint = train_copy_then_stage3(run, out, args.copy_steps, args.drill_ratio, args.seed)
     tokenizer = str(run / "tokenizer")
     probe = lookup_probe({"copy curriculum": str(checkpoint)}, tokenizer, lookup_items(200, seed=args.seed),
-                         out / "option_lookup.csv", max_new_tokens=MAX_NEW_TOKENS, device="cpu")
+                         out / "option_lookup.csv", max_new_tokens=DEFAULT_MAX_NEW_TOKENS, device="cpu")
     print(lookup_table(probe).to_string())
     paths = benchmark_folders(list(BENCHMARKS), run / "corpus")
-    final = evaluate_many({"copy": str(checkpoint)}, tokenizer, paths, out / "eval", max_new_tokens=MAX_NEW_TOKENS,
+    final = evaluate_many({"copy": str(checkpoint)}, tokenizer, paths, out / "eval", max_new_tokens=DEFAULT_MAX_NEW_TOKENS,
                           device="cpu", num_threads=1)["copy"]
     majority = evaluate_majority(paths, out / "eval" / "majority")
     ours, floor = closed_verdicts(final.predictions, "strict"), closed_verdicts(majority.predictions, "strict")

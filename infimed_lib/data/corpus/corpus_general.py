@@ -8,6 +8,8 @@ paper's Table 4 has something to remove.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from infimed_lib.data.benchmark_prompts import build_prompt
@@ -167,13 +169,18 @@ NAME_OPTION = ("Pick the option that reads '{v}'.", "Choose '{v}' from the list 
 OPTION_WORDS = tuple(w for w in dict.fromkeys([*COLORS, *SHAPES, *BACKGROUNDS, *POSITIONS]) if w not in ("left", "right"))
 
 
+def name_option_prompt(phrasing: str, texts: Sequence[str], gold: int, layout: str) -> str:
+    """An instruction naming option ``texts[gold]`` in ``phrasing`` ("... '{v}' ..."), the options
+    listed in a benchmark's own layout ("pmc-vqa": MedEvalKit's "A. x" lines, "mmmu-med": MMMU's
+    "(A) x"), without an image marker: the caller adds one or none (Chapter 00)."""
+    item = BenchmarkItem(layout, "train", phrasing.format(v=texts[gold]), ["image"],
+                         dict(zip(LETTERS, texts)), LETTERS[gold], "multiple_choice")
+    return build_prompt(item).replace("<image>\n", "", 1)
+
+
 def _name_option(slot: dict, rng: np.random.Generator) -> tuple[str, str, str]:
     k, g = slot["n_options"], LETTERS.index(slot["gold"])
     texts = [OPTION_WORDS[i] for i in rng.permutation(len(OPTION_WORDS))[:k]]
-    # The benchmarks' own prompt layouts (MedEvalKit's "A. x" lines, MMMU's "(A) x"), with the
-    # image marker the instruction source's samples open with.
     layout = "pmc-vqa" if rng.uniform() < 0.5 else "mmmu-med"
-    item = BenchmarkItem(layout, "train", pick(rng, NAME_OPTION).format(v=texts[g]), ["image"],
-                         dict(zip(LETTERS, texts)), LETTERS[g], "multiple_choice")
-    prompt = build_prompt(item).replace("<image>\n", "", 1)
+    prompt = name_option_prompt(pick(rng, NAME_OPTION), texts, g, layout)
     return prompt, mc_answer(texts[g], layout), mc_answer(texts[(g + 1) % k], layout)
